@@ -1,0 +1,143 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"unicode/utf8"
+)
+
+// DecodeValue decodes Convex JSON ("convex_encoded_json") into the Go types
+// listed in the package documentation: nil, bool, float64, int64, string,
+// []byte, []any and map[string]any.
+//
+// Every plain JSON number is a float64. A one-key object {"$integer": s},
+// {"$bytes": s} or {"$float": s} with a string s is the special type it
+// names; any other object whose field name starts with '$' is an error, as
+// is a $float holding an ordinary number or a $integer that is not 8 bytes.
+func DecodeValue(data []byte) (any, error) {
+	return decodeValueAt(data, nil, 0)
+}
+
+func decodeValueAt(data []byte, p *path, depth int) (any, error) {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, valueErr(p, "not JSON: %v", err)
+	}
+	return convertJSON(v, p, depth)
+}
+
+// convertJSON turns the output of encoding/json into Convex values, in place
+// where it can.
+func convertJSON(v any, p *path, depth int) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, float64:
+		return x, nil
+	case string:
+		if !utf8.ValidString(x) {
+			return nil, valueErr(p, "string is not valid UTF-8")
+		}
+		return x, nil
+	case []any:
+		if depth >= MaxDepth {
+			return nil, valueErr(p, "nested deeper than %d levels", MaxDepth)
+		}
+		for i, e := range x {
+			c, err := convertJSON(e, p.elem(i), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = c
+		}
+		return x, nil
+	case map[string]any:
+		if len(x) == 1 {
+			for k, e := range x {
+				if s, ok := e.(string); ok {
+					switch k {
+					case "$integer":
+						return decodeInteger(s, p)
+					case "$bytes":
+						return decodeBytes(s, p)
+					case "$float":
+						return decodeFloat(s, p)
+					}
+				}
+			}
+		}
+		if depth >= MaxDepth {
+			return nil, valueErr(p, "nested deeper than %d levels", MaxDepth)
+		}
+		for k, e := range x {
+			if err := ValidateFieldName(k); err != nil {
+				return nil, valueErr(p, "%v", err)
+			}
+			c, err := convertJSON(e, p.field(k), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = c
+		}
+		return x, nil
+	default:
+		return nil, valueErr(p, "unexpected JSON value of type %T", v)
+	}
+}
+
+func decode8(s string, p *path, what string) ([8]byte, error) {
+	var out [8]byte
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return out, valueErr(p, "%s %q is not base64: %v", what, s, err)
+	}
+	if len(b) != 8 {
+		return out, valueErr(p, "%s %q holds %d bytes, not 8", what, s, len(b))
+	}
+	copy(out[:], b)
+	return out, nil
+}
+
+func decodeInteger(s string, p *path) (any, error) {
+	b, err := decode8(s, p, "$integer")
+	if err != nil {
+		return nil, err
+	}
+	return int64(binary.LittleEndian.Uint64(b[:])), nil
+}
+
+func decodeFloat(s string, p *path) (any, error) {
+	b, err := decode8(s, p, "$float")
+	if err != nil {
+		return nil, err
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(b[:]))
+	if !isSpecialFloat(f) {
+		return nil, valueErr(p, "$float %q holds %v, which should be encoded as a number", s, f)
+	}
+	return f, nil
+}
+
+func decodeBytes(s string, p *path) (any, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, valueErr(p, "$bytes is not base64: %v", err)
+	}
+	return b, nil
+}
+
+// CanonicalJSON re-encodes Convex JSON canonically (sorted keys, no
+// whitespace), checking it on the way.
+func CanonicalJSON(data []byte) ([]byte, error) {
+	v, err := DecodeValue(data)
+	if err != nil {
+		return nil, err
+	}
+	return EncodeValue(v)
+}
+
+// isJSONNull reports whether raw is absent or the JSON literal null.
+func isJSONNull(raw []byte) bool {
+	return len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}

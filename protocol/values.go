@@ -1,0 +1,416 @@
+package protocol
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits the deployment enforces on values. The encoder checks them so that
+// a bad value fails early with a clear error instead of at the server.
+const (
+	// MaxDepth is the deepest nesting of arrays and objects in a value.
+	MaxDepth = 64
+	// MaxObjectFields is the largest number of fields in one object.
+	MaxObjectFields = 1024
+	// MaxArrayLength is the largest number of elements in one array.
+	MaxArrayLength = 8192
+	// MaxFieldNameLength is the longest object field name, in bytes.
+	MaxFieldNameLength = 1024
+	// MaxArgsSize is the largest encoded size of a function's arguments.
+	MaxArgsSize = 16 << 20
+)
+
+// ErrInvalidValue is matched (with errors.Is) by every *ValueError.
+var ErrInvalidValue = errors.New("invalid Convex value")
+
+// ValueError reports a value that cannot be encoded or decoded as a Convex
+// value. Path locates the offending part, for example ".messages[3].body";
+// it is empty for the value as a whole.
+type ValueError struct {
+	Path   string
+	Reason string
+}
+
+func (e *ValueError) Error() string {
+	if e.Path == "" {
+		return "convex: invalid value: " + e.Reason
+	}
+	return "convex: invalid value at " + e.Path + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalidValue.
+func (e *ValueError) Is(target error) bool { return target == ErrInvalidValue }
+
+// path is a lazily built location inside a value, so that the happy path
+// never formats strings.
+type path struct {
+	parent *path
+	key    string
+	index  int
+	isKey  bool
+}
+
+func (p *path) String() string {
+	if p == nil {
+		return ""
+	}
+	var parts []string
+	for q := p; q != nil; q = q.parent {
+		if q.isKey {
+			parts = append(parts, "."+q.key)
+		} else {
+			parts = append(parts, "["+strconv.Itoa(q.index)+"]")
+		}
+	}
+	slices.Reverse(parts)
+	return strings.Join(parts, "")
+}
+
+func (p *path) field(k string) *path { return &path{parent: p, key: k, isKey: true} }
+func (p *path) elem(i int) *path     { return &path{parent: p, index: i} }
+
+func valueErr(p *path, format string, args ...any) error {
+	return &ValueError{Path: p.String(), Reason: fmt.Sprintf(format, args...)}
+}
+
+// ValidateFieldName reports whether name may be used as an object field name
+// in a Convex value: at most 1024 bytes of printable ASCII (32-126), not
+// starting with '$'. The empty name is allowed.
+func ValidateFieldName(name string) error {
+	if len(name) > MaxFieldNameLength {
+		return fmt.Errorf("field name of %d bytes is longer than %d", len(name), MaxFieldNameLength)
+	}
+	if strings.HasPrefix(name, "$") {
+		return fmt.Errorf("field name %q starts with '$'", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 32 || c > 126 {
+			return fmt.Errorf("field name %q holds a character outside printable ASCII", name)
+		}
+	}
+	return nil
+}
+
+// EncodeValue encodes v as canonical Convex JSON ("convex_encoded_json"):
+// object keys sorted at every level, no whitespace. See the package
+// documentation for the mapping from Go types.
+func EncodeValue(v any) ([]byte, error) {
+	return AppendValue(nil, v)
+}
+
+// AppendValue appends the canonical Convex JSON of v to dst.
+func AppendValue(dst []byte, v any) ([]byte, error) {
+	e := encoder{buf: dst}
+	if err := e.encode(reflect.ValueOf(v), nil, 0); err != nil {
+		return dst, err
+	}
+	return e.buf, nil
+}
+
+// EncodeArgs encodes a function's arguments: v must encode to an object
+// (nil gives {}). The result is the object itself, not the one-element
+// array the wire wraps it in.
+func EncodeArgs(v any) ([]byte, error) {
+	if v == nil {
+		return []byte("{}"), nil
+	}
+	b, err := EncodeValue(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return nil, &ValueError{Reason: fmt.Sprintf("function arguments must be an object, not %s", describe(reflect.ValueOf(v)))}
+	}
+	if len(b) > MaxArgsSize {
+		return nil, &ValueError{Reason: fmt.Sprintf("arguments of %d bytes exceed the %d-byte limit", len(b), MaxArgsSize)}
+	}
+	return b, nil
+}
+
+func describe(v reflect.Value) string {
+	if !v.IsValid() {
+		return "null"
+	}
+	return v.Type().String()
+}
+
+type encoder struct {
+	buf []byte
+}
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	bytesType      = reflect.TypeFor[[]byte]()
+)
+
+func (e *encoder) encode(v reflect.Value, p *path, depth int) error {
+	if !v.IsValid() {
+		e.buf = append(e.buf, "null"...)
+		return nil
+	}
+	if v.Type() == rawMessageType {
+		return e.encodeRaw(v.Bytes(), p, depth)
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		e.buf = strconv.AppendBool(e.buf, v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.appendInt64(v.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u := v.Uint()
+		if u > math.MaxInt64 {
+			return valueErr(p, "unsigned integer %d does not fit in an Int64", u)
+		}
+		e.appendInt64(int64(u))
+	case reflect.Float32, reflect.Float64:
+		e.appendFloat(v.Float())
+	case reflect.String:
+		return e.appendString(v.String(), p)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			if v.IsNil() {
+				e.buf = append(e.buf, "null"...)
+				return nil
+			}
+			e.appendBytes(v.Bytes())
+			return nil
+		}
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return e.encodeArray(v, p, depth)
+	case reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, v.Len())
+			reflect.Copy(reflect.ValueOf(b), v)
+			e.appendBytes(b)
+			return nil
+		}
+		return e.encodeArray(v, p, depth)
+	case reflect.Map:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return e.encodeMap(v, p, depth)
+	case reflect.Struct:
+		return e.encodeStruct(v, p, depth)
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return e.encode(v.Elem(), p, depth)
+	default:
+		return valueErr(p, "Go type %s has no Convex equivalent", v.Type())
+	}
+	return nil
+}
+
+func (e *encoder) enter(p *path, depth int) error {
+	if depth >= MaxDepth {
+		return valueErr(p, "nested deeper than %d levels", MaxDepth)
+	}
+	return nil
+}
+
+func (e *encoder) encodeArray(v reflect.Value, p *path, depth int) error {
+	if err := e.enter(p, depth); err != nil {
+		return err
+	}
+	n := v.Len()
+	if n > MaxArrayLength {
+		return valueErr(p, "array of %d elements is longer than %d", n, MaxArrayLength)
+	}
+	e.buf = append(e.buf, '[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		if err := e.encode(v.Index(i), p.elem(i), depth+1); err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, ']')
+	return nil
+}
+
+type field struct {
+	name string
+	val  reflect.Value
+}
+
+func (e *encoder) encodeMap(v reflect.Value, p *path, depth int) error {
+	if err := e.enter(p, depth); err != nil {
+		return err
+	}
+	if v.Type().Key().Kind() != reflect.String {
+		return valueErr(p, "map key type %s is not a string", v.Type().Key())
+	}
+	fields := make([]field, 0, v.Len())
+	iter := v.MapRange()
+	for iter.Next() {
+		fields = append(fields, field{iter.Key().String(), iter.Value()})
+	}
+	return e.encodeFields(fields, p, depth)
+}
+
+func (e *encoder) encodeFields(fields []field, p *path, depth int) error {
+	if len(fields) > MaxObjectFields {
+		return valueErr(p, "object with %d fields has more than %d", len(fields), MaxObjectFields)
+	}
+	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	e.buf = append(e.buf, '{')
+	for i, f := range fields {
+		if err := ValidateFieldName(f.name); err != nil {
+			return valueErr(p, "%v", err)
+		}
+		if i > 0 {
+			if fields[i-1].name == f.name {
+				return valueErr(p, "field %q appears twice", f.name)
+			}
+			e.buf = append(e.buf, ',')
+		}
+		e.buf = appendQuoted(e.buf, f.name)
+		e.buf = append(e.buf, ':')
+		if err := e.encode(f.val, p.field(f.name), depth+1); err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+func (e *encoder) encodeStruct(v reflect.Value, p *path, depth int) error {
+	if err := e.enter(p, depth); err != nil {
+		return err
+	}
+	info := structFields(v.Type())
+	fields := make([]field, 0, len(info))
+	for _, fi := range info {
+		fv, ok := fieldByIndex(v, fi.index)
+		if !ok {
+			continue // nil embedded pointer
+		}
+		if fi.omitEmpty && isEmptyValue(fv) {
+			continue
+		}
+		fields = append(fields, field{fi.name, fv})
+	}
+	return e.encodeFields(fields, p, depth)
+}
+
+func (e *encoder) appendInt64(n int64) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(n))
+	e.buf = append(e.buf, `{"$integer":"`...)
+	e.buf = base64.StdEncoding.AppendEncode(e.buf, b[:])
+	e.buf = append(e.buf, `"}`...)
+}
+
+func (e *encoder) appendBytes(b []byte) {
+	e.buf = append(e.buf, `{"$bytes":"`...)
+	e.buf = base64.StdEncoding.AppendEncode(e.buf, b)
+	e.buf = append(e.buf, `"}`...)
+}
+
+// isSpecialFloat reports whether f must be written as {"$float": ...}.
+func isSpecialFloat(f float64) bool {
+	return math.IsNaN(f) || math.IsInf(f, 0) || (f == 0 && math.Signbit(f))
+}
+
+func (e *encoder) appendFloat(f float64) {
+	if isSpecialFloat(f) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(f))
+		e.buf = append(e.buf, `{"$float":"`...)
+		e.buf = base64.StdEncoding.AppendEncode(e.buf, b[:])
+		e.buf = append(e.buf, `"}`...)
+		return
+	}
+	e.buf = appendJSONFloat(e.buf, f)
+}
+
+// appendJSONFloat writes a finite float the way JavaScript prints numbers:
+// plain decimal between 1e-6 and 1e21, exponent form outside.
+func appendJSONFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// Go writes e-07; JavaScript writes e-7.
+		n := len(b)
+		if n-start >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+func (e *encoder) appendString(s string, p *path) error {
+	if !utf8.ValidString(s) {
+		return valueErr(p, "string is not valid UTF-8")
+	}
+	e.buf = appendQuoted(e.buf, s)
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendQuoted writes s as a JSON string. Non-ASCII text is written as is;
+// only '"', '\\' and control characters are escaped.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// encodeRaw checks pre-encoded Convex JSON and writes it canonically.
+func (e *encoder) encodeRaw(raw []byte, p *path, depth int) error {
+	if len(raw) == 0 {
+		return valueErr(p, "empty json.RawMessage")
+	}
+	v, err := decodeValueAt(raw, p, depth)
+	if err != nil {
+		return err
+	}
+	return e.encode(reflect.ValueOf(v), p, depth)
+}
