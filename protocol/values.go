@@ -324,6 +324,9 @@ func (e *encoder) appendBytes(b []byte) {
 	e.buf = append(e.buf, `"}`...)
 }
 
+// canonicalNaN is the quiet NaN JavaScript uses, 0x7FF8000000000000.
+const canonicalNaN = 0x7FF8000000000000
+
 // isSpecialFloat reports whether f must be written as {"$float": ...}.
 func isSpecialFloat(f float64) bool {
 	return math.IsNaN(f) || math.IsInf(f, 0) || (f == 0 && math.Signbit(f))
@@ -331,8 +334,12 @@ func isSpecialFloat(f float64) bool {
 
 func (e *encoder) appendFloat(f float64) {
 	if isSpecialFloat(f) {
+		bits := math.Float64bits(f)
+		if math.IsNaN(f) {
+			bits = canonicalNaN // every NaN is one value, as in JavaScript
+		}
 		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], math.Float64bits(f))
+		binary.LittleEndian.PutUint64(b[:], bits)
 		e.buf = append(e.buf, `{"$float":"`...)
 		e.buf = base64.StdEncoding.AppendEncode(e.buf, b[:])
 		e.buf = append(e.buf, `"}`...)
