@@ -130,7 +130,7 @@ type stateModWire struct {
 	QueryID      *QueryID        `json:"queryId"`
 	Value        json.RawMessage `json:"value,omitempty"`
 	ErrorMessage *string         `json:"errorMessage,omitempty"`
-	LogLines     []string        `json:"logLines,omitempty"`
+	LogLines     []string        `json:"logLines,omitzero"`
 	Journal      *string         `json:"journal"`
 	ErrorData    json.RawMessage `json:"errorData,omitempty"`
 }

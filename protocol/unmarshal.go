@@ -203,11 +203,12 @@ func assign(dst reflect.Value, v any, p *path) error {
 func assignStruct(dst reflect.Value, obj map[string]any, p *path) error {
 	fields := structFields(dst.Type())
 	for _, fi := range fields {
-		e, ok := obj[fi.name]
+		key := fi.name
+		e, ok := obj[key]
 		if !ok {
 			for k, x := range obj {
 				if strings.EqualFold(k, fi.name) {
-					e, ok = x, true
+					key, e, ok = k, x, true
 					break
 				}
 			}
@@ -217,9 +218,9 @@ func assignStruct(dst reflect.Value, obj map[string]any, p *path) error {
 		}
 		fv, ok := fieldByIndexAlloc(dst, fi.index)
 		if !ok {
-			return valueErr(p.field(fi.name), "cannot set a field of a nil unexported embedded struct")
+			return valueErr(p.field(key), "cannot set a field of a nil unexported embedded struct")
 		}
-		if err := assign(fv, e, p.field(fi.name)); err != nil {
+		if err := assign(fv, e, p.field(key)); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -127,7 +128,9 @@ func EncodeArgs(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) == 0 || b[0] != '{' {
+	// Canonical field names never start with '$', so `{"$` opens a special
+	// value such as Bytes, not an object.
+	if len(b) == 0 || b[0] != '{' || bytes.HasPrefix(b, []byte(`{"$`)) {
 		return nil, &ValueError{Reason: fmt.Sprintf("function arguments must be an object, not %s", describe(reflect.ValueOf(v)))}
 	}
 	if len(b) > MaxArgsSize {
