@@ -18,36 +18,36 @@ import (
 // names; any other object whose field name starts with '$' is an error, as
 // is a $float holding an ordinary number or a $integer that is not 8 bytes.
 func DecodeValue(data []byte) (any, error) {
-	return decodeValueAt(data, nil, 0)
+	return decodeValueAt(data, 0)
 }
 
-func decodeValueAt(data []byte, p *path, depth int) (any, error) {
+func decodeValueAt(data []byte, depth int) (any, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, valueErr(p, "not JSON: %v", err)
+		return nil, valueErr("not JSON: %v", err)
 	}
-	return convertJSON(v, p, depth)
+	return convertJSON(v, depth)
 }
 
 // convertJSON turns the output of encoding/json into Convex values, in place
 // where it can.
-func convertJSON(v any, p *path, depth int) (any, error) {
+func convertJSON(v any, depth int) (any, error) {
 	switch x := v.(type) {
 	case nil, bool, float64:
 		return x, nil
 	case string:
 		if !utf8.ValidString(x) {
-			return nil, valueErr(p, "string is not valid UTF-8")
+			return nil, valueErr("string is not valid UTF-8")
 		}
 		return x, nil
 	case []any:
 		if depth >= MaxDepth {
-			return nil, valueErr(p, "nested deeper than %d levels", MaxDepth)
+			return nil, valueErr("nested deeper than %d levels", MaxDepth)
 		}
 		for i, e := range x {
-			c, err := convertJSON(e, p.elem(i), depth+1)
+			c, err := convertJSON(e, depth+1)
 			if err != nil {
-				return nil, err
+				return nil, atIndex(err, i)
 			}
 			x[i] = c
 		}
@@ -58,71 +58,71 @@ func convertJSON(v any, p *path, depth int) (any, error) {
 				if s, ok := e.(string); ok {
 					switch k {
 					case "$integer":
-						return decodeInteger(s, p)
+						return decodeInteger(s)
 					case "$bytes":
-						return decodeBytes(s, p)
+						return decodeBytes(s)
 					case "$float":
-						return decodeFloat(s, p)
+						return decodeFloat(s)
 					}
 				}
 			}
 		}
 		if depth >= MaxDepth {
-			return nil, valueErr(p, "nested deeper than %d levels", MaxDepth)
+			return nil, valueErr("nested deeper than %d levels", MaxDepth)
 		}
 		for k, e := range x {
 			if err := ValidateFieldName(k); err != nil {
-				return nil, valueErr(p, "%v", err)
+				return nil, valueErr("%v", err)
 			}
-			c, err := convertJSON(e, p.field(k), depth+1)
+			c, err := convertJSON(e, depth+1)
 			if err != nil {
-				return nil, err
+				return nil, atKey(err, k)
 			}
 			x[k] = c
 		}
 		return x, nil
 	default:
-		return nil, valueErr(p, "unexpected JSON value of type %T", v)
+		return nil, valueErr("unexpected JSON value of type %T", v)
 	}
 }
 
-func decode8(s string, p *path, what string) ([8]byte, error) {
+func decode8(s string, what string) ([8]byte, error) {
 	var out [8]byte
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return out, valueErr(p, "%s %q is not base64: %v", what, s, err)
+		return out, valueErr("%s %q is not base64: %v", what, s, err)
 	}
 	if len(b) != 8 {
-		return out, valueErr(p, "%s %q holds %d bytes, not 8", what, s, len(b))
+		return out, valueErr("%s %q holds %d bytes, not 8", what, s, len(b))
 	}
 	copy(out[:], b)
 	return out, nil
 }
 
-func decodeInteger(s string, p *path) (any, error) {
-	b, err := decode8(s, p, "$integer")
+func decodeInteger(s string) (any, error) {
+	b, err := decode8(s, "$integer")
 	if err != nil {
 		return nil, err
 	}
 	return int64(binary.LittleEndian.Uint64(b[:])), nil
 }
 
-func decodeFloat(s string, p *path) (any, error) {
-	b, err := decode8(s, p, "$float")
+func decodeFloat(s string) (any, error) {
+	b, err := decode8(s, "$float")
 	if err != nil {
 		return nil, err
 	}
 	f := math.Float64frombits(binary.LittleEndian.Uint64(b[:]))
 	if !isSpecialFloat(f) {
-		return nil, valueErr(p, "$float %q holds %v, which should be encoded as a number", s, f)
+		return nil, valueErr("$float %q holds %v, which should be encoded as a number", s, f)
 	}
 	return f, nil
 }
 
-func decodeBytes(s string, p *path) (any, error) {
+func decodeBytes(s string) (any, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, valueErr(p, "$bytes is not base64: %v", err)
+		return nil, valueErr("$bytes is not base64: %v", err)
 	}
 	return b, nil
 }

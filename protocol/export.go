@@ -13,10 +13,10 @@ import (
 // as a base64 string, NaN and ±Inf as "NaN", "Infinity" and "-Infinity",
 // everything else as plain JSON with object keys sorted.
 func EncodeCleanJSON(v any) ([]byte, error) {
-	return appendClean(nil, v, nil)
+	return appendClean(nil, v)
 }
 
-func appendClean(b []byte, v any, p *path) ([]byte, error) {
+func appendClean(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -49,8 +49,8 @@ func appendClean(b []byte, v any, p *path) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendClean(b, e, p.elem(i)); err != nil {
-				return nil, err
+			if b, err = appendClean(b, e); err != nil {
+				return nil, atIndex(err, i)
 			}
 		}
 		return append(b, ']'), nil
@@ -68,11 +68,11 @@ func appendClean(b []byte, v any, p *path) ([]byte, error) {
 			b = appendQuoted(b, k)
 			b = append(b, ':')
 			var err error
-			if b, err = appendClean(b, x[k], p.field(k)); err != nil {
-				return nil, err
+			if b, err = appendClean(b, x[k]); err != nil {
+				return nil, atKey(err, k)
 			}
 		}
 		return append(b, '}'), nil
 	}
-	return nil, valueErr(p, "%T is not a decoded Convex value", v)
+	return nil, valueErr("%T is not a decoded Convex value", v)
 }

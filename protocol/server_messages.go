@@ -270,7 +270,11 @@ func DecodeServerMessage(data []byte) (ServerMessage, error) {
 	}
 	switch typ {
 	case TypeTransition:
-		return decodeTransition(data)
+		t, err := decodeTransition(data)
+		if err != nil {
+			return nil, err // not t: a nil *Transition is a non-nil ServerMessage
+		}
+		return t, nil
 	case TypeTransitionChunk:
 		var w chunkWire
 		if err := strict(typ, data, &w); err != nil {

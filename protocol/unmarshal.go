@@ -25,7 +25,7 @@ func Unmarshal(data []byte, dst any) error {
 	if err != nil {
 		return err
 	}
-	return assign(rv.Elem(), v, nil)
+	return assign(rv.Elem(), v)
 }
 
 // Assign stores an already-decoded Convex value (as DecodeValue returns it)
@@ -35,7 +35,7 @@ func Assign(dst any, v any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return &ValueError{Reason: "Assign needs a non-nil pointer, not " + describe(rv)}
 	}
-	return assign(rv.Elem(), v, nil)
+	return assign(rv.Elem(), v)
 }
 
 func kindName(v any) string {
@@ -60,11 +60,11 @@ func kindName(v any) string {
 	return "an unknown value"
 }
 
-func mismatch(dst reflect.Value, v any, p *path) error {
-	return valueErr(p, "cannot store %s in Go type %s", kindName(v), dst.Type())
+func mismatch(dst reflect.Value, v any) error {
+	return valueErr("cannot store %s in Go type %s", kindName(v), dst.Type())
 }
 
-func assign(dst reflect.Value, v any, p *path) error {
+func assign(dst reflect.Value, v any) error {
 	if dst.Type() == rawMessageType {
 		b, err := EncodeValue(v)
 		if err != nil {
@@ -81,7 +81,7 @@ func assign(dst reflect.Value, v any, p *path) error {
 		}
 		rv := reflect.ValueOf(v)
 		if !rv.Type().AssignableTo(dst.Type()) {
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
 		dst.Set(rv)
 		return nil
@@ -93,7 +93,7 @@ func assign(dst reflect.Value, v any, p *path) error {
 		if dst.IsNil() {
 			dst.Set(reflect.New(dst.Type().Elem()))
 		}
-		return assign(dst.Elem(), v, p)
+		return assign(dst.Elem(), v)
 	}
 	if v == nil {
 		dst.SetZero()
@@ -103,19 +103,19 @@ func assign(dst reflect.Value, v any, p *path) error {
 	case reflect.Bool:
 		b, ok := v.(bool)
 		if !ok {
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
 		dst.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := toInt64(v)
 		if !ok || dst.OverflowInt(n) {
-			return intErr(dst, v, p)
+			return intErr(dst, v)
 		}
 		dst.SetInt(n)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		n, ok := toInt64(v)
 		if !ok || n < 0 || dst.OverflowUint(uint64(n)) {
-			return intErr(dst, v, p)
+			return intErr(dst, v)
 		}
 		dst.SetUint(uint64(n))
 	case reflect.Float32, reflect.Float64:
@@ -125,31 +125,31 @@ func assign(dst reflect.Value, v any, p *path) error {
 		case int64:
 			dst.SetFloat(float64(x))
 		default:
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
 	case reflect.String:
 		s, ok := v.(string)
 		if !ok {
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
 		dst.SetString(s)
 	case reflect.Slice:
 		if dst.Type().Elem().Kind() == reflect.Uint8 {
 			b, ok := v.([]byte)
 			if !ok {
-				return mismatch(dst, v, p)
+				return mismatch(dst, v)
 			}
-			dst.SetBytes(append([]byte(nil), b...))
+			dst.SetBytes(append(make([]byte, 0, len(b)), b...))
 			return nil
 		}
 		arr, ok := v.([]any)
 		if !ok {
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
 		s := reflect.MakeSlice(dst.Type(), len(arr), len(arr))
 		for i, e := range arr {
-			if err := assign(s.Index(i), e, p.elem(i)); err != nil {
-				return err
+			if err := assign(s.Index(i), e); err != nil {
+				return atIndex(err, i)
 			}
 		}
 		dst.Set(s)
@@ -157,7 +157,7 @@ func assign(dst reflect.Value, v any, p *path) error {
 		if dst.Type().Elem().Kind() == reflect.Uint8 {
 			b, ok := v.([]byte)
 			if !ok || len(b) != dst.Len() {
-				return mismatch(dst, v, p)
+				return mismatch(dst, v)
 			}
 			reflect.Copy(dst, reflect.ValueOf(b))
 			return nil
@@ -165,25 +165,25 @@ func assign(dst reflect.Value, v any, p *path) error {
 		arr, ok := v.([]any)
 		if !ok || len(arr) != dst.Len() {
 			if ok {
-				return valueErr(p, "array of %d elements does not fit Go type %s", len(arr), dst.Type())
+				return valueErr("array of %d elements does not fit Go type %s", len(arr), dst.Type())
 			}
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
 		for i, e := range arr {
-			if err := assign(dst.Index(i), e, p.elem(i)); err != nil {
-				return err
+			if err := assign(dst.Index(i), e); err != nil {
+				return atIndex(err, i)
 			}
 		}
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
 		if !ok || dst.Type().Key().Kind() != reflect.String {
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
 		m := reflect.MakeMapWithSize(dst.Type(), len(obj))
 		for k, e := range obj {
 			ev := reflect.New(dst.Type().Elem()).Elem()
-			if err := assign(ev, e, p.field(k)); err != nil {
-				return err
+			if err := assign(ev, e); err != nil {
+				return atKey(err, k)
 			}
 			m.SetMapIndex(reflect.ValueOf(k).Convert(dst.Type().Key()), ev)
 		}
@@ -191,16 +191,16 @@ func assign(dst reflect.Value, v any, p *path) error {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return mismatch(dst, v, p)
+			return mismatch(dst, v)
 		}
-		return assignStruct(dst, obj, p)
+		return assignStruct(dst, obj)
 	default:
-		return valueErr(p, "Go type %s cannot hold a Convex value", dst.Type())
+		return valueErr("Go type %s cannot hold a Convex value", dst.Type())
 	}
 	return nil
 }
 
-func assignStruct(dst reflect.Value, obj map[string]any, p *path) error {
+func assignStruct(dst reflect.Value, obj map[string]any) error {
 	fields := structFields(dst.Type())
 	for _, fi := range fields {
 		key := fi.name
@@ -218,10 +218,10 @@ func assignStruct(dst reflect.Value, obj map[string]any, p *path) error {
 		}
 		fv, ok := fieldByIndexAlloc(dst, fi.index)
 		if !ok {
-			return valueErr(p.field(key), "cannot set a field of a nil unexported embedded struct")
+			return valueErrAt(key, "cannot set a field of a nil unexported embedded struct")
 		}
-		if err := assign(fv, e, p.field(key)); err != nil {
-			return err
+		if err := assign(fv, e); err != nil {
+			return atKey(err, key)
 		}
 	}
 	return nil
@@ -240,10 +240,10 @@ func toInt64(v any) (int64, bool) {
 	return 0, false
 }
 
-func intErr(dst reflect.Value, v any, p *path) error {
+func intErr(dst reflect.Value, v any) error {
 	switch v.(type) {
 	case int64, float64:
-		return valueErr(p, "%v does not fit Go type %s", v, dst.Type())
+		return valueErr("%v does not fit Go type %s", v, dst.Type())
 	}
-	return mismatch(dst, v, p)
+	return mismatch(dst, v)
 }

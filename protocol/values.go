@@ -51,36 +51,30 @@ func (e *ValueError) Error() string {
 // Is reports whether target is ErrInvalidValue.
 func (e *ValueError) Is(target error) bool { return target == ErrInvalidValue }
 
-// path is a lazily built location inside a value, so that the happy path
-// never formats strings.
-type path struct {
-	parent *path
-	key    string
-	index  int
-	isKey  bool
+func valueErr(format string, args ...any) error {
+	return &ValueError{Reason: fmt.Sprintf(format, args...)}
 }
 
-func (p *path) String() string {
-	if p == nil {
-		return ""
-	}
-	var parts []string
-	for q := p; q != nil; q = q.parent {
-		if q.isKey {
-			parts = append(parts, "."+q.key)
-		} else {
-			parts = append(parts, "["+strconv.Itoa(q.index)+"]")
-		}
-	}
-	slices.Reverse(parts)
-	return strings.Join(parts, "")
+// valueErrAt is valueErr for the field k of the current object.
+func valueErrAt(k string, format string, args ...any) error {
+	return atKey(valueErr(format, args...), k)
 }
 
-func (p *path) field(k string) *path { return &path{parent: p, key: k, isKey: true} }
-func (p *path) elem(i int) *path     { return &path{parent: p, index: i} }
+// atKey and atIndex add one step to a *ValueError's Path as the error
+// travels up out of a nested value, so that the path costs nothing unless
+// there is an error.
+func atKey(err error, k string) error {
+	if ve, ok := err.(*ValueError); ok {
+		ve.Path = "." + k + ve.Path
+	}
+	return err
+}
 
-func valueErr(p *path, format string, args ...any) error {
-	return &ValueError{Path: p.String(), Reason: fmt.Sprintf(format, args...)}
+func atIndex(err error, i int) error {
+	if ve, ok := err.(*ValueError); ok {
+		ve.Path = "[" + strconv.Itoa(i) + "]" + ve.Path
+	}
+	return err
 }
 
 // ValidateFieldName reports whether name may be used as an object field name
@@ -111,7 +105,7 @@ func EncodeValue(v any) ([]byte, error) {
 // AppendValue appends the canonical Convex JSON of v to dst.
 func AppendValue(dst []byte, v any) ([]byte, error) {
 	e := encoder{buf: dst}
-	if err := e.encode(reflect.ValueOf(v), nil, 0); err != nil {
+	if err := e.encode(reflect.ValueOf(v), 0); err != nil {
 		return dst, err
 	}
 	return e.buf, nil
@@ -155,13 +149,13 @@ var (
 	bytesType      = reflect.TypeFor[[]byte]()
 )
 
-func (e *encoder) encode(v reflect.Value, p *path, depth int) error {
+func (e *encoder) encode(v reflect.Value, depth int) error {
 	if !v.IsValid() {
 		e.buf = append(e.buf, "null"...)
 		return nil
 	}
 	if v.Type() == rawMessageType {
-		return e.encodeRaw(v.Bytes(), p, depth)
+		return e.encodeRaw(v.Bytes(), depth)
 	}
 	switch v.Kind() {
 	case reflect.Bool:
@@ -171,13 +165,13 @@ func (e *encoder) encode(v reflect.Value, p *path, depth int) error {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		u := v.Uint()
 		if u > math.MaxInt64 {
-			return valueErr(p, "unsigned integer %d does not fit in an Int64", u)
+			return valueErr("unsigned integer %d does not fit in an Int64", u)
 		}
 		e.appendInt64(int64(u))
 	case reflect.Float32, reflect.Float64:
 		e.appendFloat(v.Float())
 	case reflect.String:
-		return e.appendString(v.String(), p)
+		return e.appendString(v.String())
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			if v.IsNil() {
@@ -191,7 +185,7 @@ func (e *encoder) encode(v reflect.Value, p *path, depth int) error {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		return e.encodeArray(v, p, depth)
+		return e.encodeArray(v, depth)
 	case reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			b := make([]byte, v.Len())
@@ -199,49 +193,49 @@ func (e *encoder) encode(v reflect.Value, p *path, depth int) error {
 			e.appendBytes(b)
 			return nil
 		}
-		return e.encodeArray(v, p, depth)
+		return e.encodeArray(v, depth)
 	case reflect.Map:
 		if v.IsNil() {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		return e.encodeMap(v, p, depth)
+		return e.encodeMap(v, depth)
 	case reflect.Struct:
-		return e.encodeStruct(v, p, depth)
+		return e.encodeStruct(v, depth)
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		return e.encode(v.Elem(), p, depth)
+		return e.encode(v.Elem(), depth)
 	default:
-		return valueErr(p, "Go type %s has no Convex equivalent", v.Type())
+		return valueErr("Go type %s has no Convex equivalent", v.Type())
 	}
 	return nil
 }
 
-func (e *encoder) enter(p *path, depth int) error {
+func (e *encoder) enter(depth int) error {
 	if depth >= MaxDepth {
-		return valueErr(p, "nested deeper than %d levels", MaxDepth)
+		return valueErr("nested deeper than %d levels", MaxDepth)
 	}
 	return nil
 }
 
-func (e *encoder) encodeArray(v reflect.Value, p *path, depth int) error {
-	if err := e.enter(p, depth); err != nil {
+func (e *encoder) encodeArray(v reflect.Value, depth int) error {
+	if err := e.enter(depth); err != nil {
 		return err
 	}
 	n := v.Len()
 	if n > MaxArrayLength {
-		return valueErr(p, "array of %d elements is longer than %d", n, MaxArrayLength)
+		return valueErr("array of %d elements is longer than %d", n, MaxArrayLength)
 	}
 	e.buf = append(e.buf, '[')
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
-		if err := e.encode(v.Index(i), p.elem(i), depth+1); err != nil {
-			return err
+		if err := e.encode(v.Index(i), depth+1); err != nil {
+			return atIndex(err, i)
 		}
 	}
 	e.buf = append(e.buf, ']')
@@ -253,49 +247,49 @@ type field struct {
 	val  reflect.Value
 }
 
-func (e *encoder) encodeMap(v reflect.Value, p *path, depth int) error {
-	if err := e.enter(p, depth); err != nil {
+func (e *encoder) encodeMap(v reflect.Value, depth int) error {
+	if err := e.enter(depth); err != nil {
 		return err
 	}
 	if v.Type().Key().Kind() != reflect.String {
-		return valueErr(p, "map key type %s is not a string", v.Type().Key())
+		return valueErr("map key type %s is not a string", v.Type().Key())
 	}
 	fields := make([]field, 0, v.Len())
 	iter := v.MapRange()
 	for iter.Next() {
 		fields = append(fields, field{iter.Key().String(), iter.Value()})
 	}
-	return e.encodeFields(fields, p, depth)
+	return e.encodeFields(fields, depth)
 }
 
-func (e *encoder) encodeFields(fields []field, p *path, depth int) error {
+func (e *encoder) encodeFields(fields []field, depth int) error {
 	if len(fields) > MaxObjectFields {
-		return valueErr(p, "object with %d fields has more than %d", len(fields), MaxObjectFields)
+		return valueErr("object with %d fields has more than %d", len(fields), MaxObjectFields)
 	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	e.buf = append(e.buf, '{')
 	for i, f := range fields {
 		if err := ValidateFieldName(f.name); err != nil {
-			return valueErr(p, "%v", err)
+			return valueErr("%v", err)
 		}
 		if i > 0 {
 			if fields[i-1].name == f.name {
-				return valueErr(p, "field %q appears twice", f.name)
+				return valueErr("field %q appears twice", f.name)
 			}
 			e.buf = append(e.buf, ',')
 		}
 		e.buf = appendQuoted(e.buf, f.name)
 		e.buf = append(e.buf, ':')
-		if err := e.encode(f.val, p.field(f.name), depth+1); err != nil {
-			return err
+		if err := e.encode(f.val, depth+1); err != nil {
+			return atKey(err, f.name)
 		}
 	}
 	e.buf = append(e.buf, '}')
 	return nil
 }
 
-func (e *encoder) encodeStruct(v reflect.Value, p *path, depth int) error {
-	if err := e.enter(p, depth); err != nil {
+func (e *encoder) encodeStruct(v reflect.Value, depth int) error {
+	if err := e.enter(depth); err != nil {
 		return err
 	}
 	info := structFields(v.Type())
@@ -310,7 +304,7 @@ func (e *encoder) encodeStruct(v reflect.Value, p *path, depth int) error {
 		}
 		fields = append(fields, field{fi.name, fv})
 	}
-	return e.encodeFields(fields, p, depth)
+	return e.encodeFields(fields, depth)
 }
 
 func (e *encoder) appendInt64(n int64) {
@@ -372,9 +366,9 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
-func (e *encoder) appendString(s string, p *path) error {
+func (e *encoder) appendString(s string) error {
 	if !utf8.ValidString(s) {
-		return valueErr(p, "string is not valid UTF-8")
+		return valueErr("string is not valid UTF-8")
 	}
 	e.buf = appendQuoted(e.buf, s)
 	return nil
@@ -414,13 +408,13 @@ func appendQuoted(b []byte, s string) []byte {
 }
 
 // encodeRaw checks pre-encoded Convex JSON and writes it canonically.
-func (e *encoder) encodeRaw(raw []byte, p *path, depth int) error {
+func (e *encoder) encodeRaw(raw []byte, depth int) error {
 	if len(raw) == 0 {
-		return valueErr(p, "empty json.RawMessage")
+		return valueErr("empty json.RawMessage")
 	}
-	v, err := decodeValueAt(raw, p, depth)
+	v, err := decodeValueAt(raw, depth)
 	if err != nil {
 		return err
 	}
-	return e.encode(reflect.ValueOf(v), p, depth)
+	return e.encode(reflect.ValueOf(v), depth)
 }
