@@ -105,7 +105,7 @@ func EncodeValue(v any) ([]byte, error) {
 // AppendValue appends the canonical Convex JSON of v to dst.
 func AppendValue(dst []byte, v any) ([]byte, error) {
 	e := encoder{buf: dst}
-	if err := e.encode(reflect.ValueOf(v), 0); err != nil {
+	if err := e.encodeAny(v, 0); err != nil {
 		return dst, err
 	}
 	return e.buf, nil
@@ -148,6 +148,87 @@ var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
 	bytesType      = reflect.TypeFor[[]byte]()
 )
+
+// encodeAny handles the decoded-value types without reflection, which is
+// what most arguments and every re-encoded value are made of.
+func (e *encoder) encodeAny(x any, depth int) error {
+	switch x := x.(type) {
+	case nil:
+		e.buf = append(e.buf, "null"...)
+	case string:
+		return e.appendString(x)
+	case float64:
+		e.appendFloat(x)
+	case int64:
+		e.appendInt64(x)
+	case int:
+		e.appendInt64(int64(x))
+	case bool:
+		e.buf = strconv.AppendBool(e.buf, x)
+	case []byte:
+		if x == nil {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		e.appendBytes(x)
+	case []any:
+		if x == nil {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		if err := e.enter(depth); err != nil {
+			return err
+		}
+		if len(x) > MaxArrayLength {
+			return valueErr("array of %d elements is longer than %d", len(x), MaxArrayLength)
+		}
+		e.buf = append(e.buf, '[')
+		for i, el := range x {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			if err := e.encodeAny(el, depth+1); err != nil {
+				return atIndex(err, i)
+			}
+		}
+		e.buf = append(e.buf, ']')
+	case map[string]any:
+		if x == nil {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		if err := e.enter(depth); err != nil {
+			return err
+		}
+		if len(x) > MaxObjectFields {
+			return valueErr("object with %d fields has more than %d", len(x), MaxObjectFields)
+		}
+		var stack [16]string
+		keys := stack[:0]
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		e.buf = append(e.buf, '{')
+		for i, k := range keys {
+			if err := ValidateFieldName(k); err != nil {
+				return valueErr("%v", err)
+			}
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.buf = appendQuoted(e.buf, k)
+			e.buf = append(e.buf, ':')
+			if err := e.encodeAny(x[k], depth+1); err != nil {
+				return atKey(err, k)
+			}
+		}
+		e.buf = append(e.buf, '}')
+	default:
+		return e.encode(reflect.ValueOf(x), depth)
+	}
+	return nil
+}
 
 func (e *encoder) encode(v reflect.Value, depth int) error {
 	if !v.IsValid() {
@@ -202,7 +283,16 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 		return e.encodeMap(v, depth)
 	case reflect.Struct:
 		return e.encodeStruct(v, depth)
-	case reflect.Pointer, reflect.Interface:
+	case reflect.Interface:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		if !v.CanInterface() { // reached through an unexported embedded struct
+			return e.encode(v.Elem(), depth)
+		}
+		return e.encodeAny(v.Elem().Interface(), depth)
+	case reflect.Pointer:
 		if v.IsNil() {
 			e.buf = append(e.buf, "null"...)
 			return nil
@@ -416,5 +506,5 @@ func (e *encoder) encodeRaw(raw []byte, depth int) error {
 	if err != nil {
 		return err
 	}
-	return e.encode(reflect.ValueOf(v), depth)
+	return e.encodeAny(v, depth)
 }

@@ -363,3 +363,22 @@ func TestEncodeArgs(t *testing.T) {
 		t.Errorf("EncodeArgs(struct) = %s, %v", got, err)
 	}
 }
+
+type hidden struct {
+	X any `json:"x"`
+}
+
+type withHidden struct {
+	hidden
+	Y int `json:"y"`
+}
+
+func TestEncodeThroughUnexportedEmbedded(t *testing.T) {
+	got, err := EncodeValue(withHidden{hidden{X: map[string]any{"a": 1.0}}, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"x":{"a":1},"y":{"$integer":"AgAAAAAAAAA="}}`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
