@@ -1,0 +1,71 @@
+// Package testserver is an in-process Convex deployment for tests, the
+// examples and the dev command: in-memory tables, queries, mutations and
+// actions written as Go functions, the WebSocket sync protocol and the HTTP
+// function API, custom-JWT auth, and hooks for injecting faults.
+//
+// It is built on package protocol alone and shares no code with the
+// client's sync engine, so that it can serve as an independent oracle for
+// it.
+//
+// # Starting a deployment
+//
+//	s := testserver.NewDemo()  // New plus RegisterDemo
+//	defer s.Close()
+//	url := s.URL()             // http://127.0.0.1:<port>
+//
+// Start listens on a fixed address instead. Register functions with
+// RegisterQuery, RegisterMutation and RegisterAction; any spelling of a
+// path (messages, messages:default, messages.js, messages.js:default)
+// names the same function.
+//
+// # Storage and reactivity
+//
+// Documents live in tables, in insertion order, with a unique string _id
+// and a float64 _creationTime in milliseconds. Queries read through
+// QueryCtx (Get, List, Filter), which records the tables they read.
+// Mutations run one at a time across the server, see their own writes,
+// and commit atomically only when they return no error; each commit gets
+// a strictly increasing timestamp (nanoseconds, at least the clock's
+// time). A commit re-runs, on every socket, the live queries that read a
+// table it wrote (table granularity), and sends each socket one
+// Transition with the results that changed; results equal to the last
+// ones sent (value and log lines) are left out.
+//
+// # Sync protocol
+//
+// GET /api/sync and GET /api/<version>/sync accept WebSockets and follow
+// the backend's rules: per-socket StateVersions starting at {0, 0, 0};
+// base-version checks on ModifyQuerySet (FatalError on a mismatch) and
+// Authenticate (close 1011); close 1011 "InternalServerError" on a
+// duplicate query id, an unknown removed id or a maxObservedTimestamp
+// from the future; a Transition after every ModifyQuerySet, Authenticate,
+// Mutation and Action, even an empty one, whose ts is at least that of the
+// mutation it follows; mutations run in order per socket and are
+// deduplicated on (sessionId, requestId); actions run concurrently; an
+// expired token is reported with AuthError before work that needs it; a
+// Ping after an idle interval; TransitionChunk for large Transitions to
+// npm clients at 1.28.0 or later, or to everyone with WithForceChunking.
+//
+// # HTTP API
+//
+// POST /api/query, /api/mutation, /api/action and /api/function, GET
+// /api/query, POST /api/run/<module path>/<function> and POST
+// /api/query_ts. Function results are HTTP 200 with
+// {"status": "success" | "error", ...}; other failures carry
+// {"code", "message"} with a 4xx status.
+//
+// # Auth
+//
+// WithAuth configures a custom-JWT provider (RS256 or ES256, a static
+// JWKS as JSON or a data: URI). GenerateKeys makes a key pair whose
+// AuthConfig and MintToken produce a matching configuration and tokens.
+// WithNow injects the clock used for expiry.
+//
+// # Faults and observation
+//
+// DropAll, CloseAll, Refuse, RefuseFor, Stall, Resume, SetFrameDelay,
+// SetConnFrameDelay, InjectAuthError, InjectFatalError, InjectVersionGap,
+// InjectCorruptFrame and InjectMessage disturb the sockets. Stats returns
+// counters, WaitFor waits for a condition on them, and Received lists
+// every client frame.
+package testserver

@@ -1,0 +1,746 @@
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/convexgo/convex/protocol"
+)
+
+// maxClientFrame is the read limit of a sync socket: function arguments may
+// be 16 MiB, plus the message around them.
+const maxClientFrame = 32 << 20
+
+// maxQueuedMutations is how many mutations one socket may have waiting.
+const maxQueuedMutations = 1000
+
+// clientInfo is who a socket's client says it is.
+type clientInfo struct {
+	name    string // "npm", "rust", "go", ... or "unknown"
+	version semver
+}
+
+// identifyClient reads the Convex-Client header, or else the version in
+// the path (which means npm).
+func identifyClient(r *http.Request, pathVersion string) (clientInfo, error) {
+	if h := r.Header.Get("Convex-Client"); h != "" {
+		name, ver, ok := strings.Cut(h, "-")
+		if !ok {
+			return clientInfo{}, fmt.Errorf("Convex-Client header %q is not <client>-<semver>", h)
+		}
+		v, ok := parseSemver(ver)
+		if !ok {
+			return clientInfo{}, fmt.Errorf("Convex-Client header %q has an invalid version", h)
+		}
+		return clientInfo{name: name, version: v}, nil
+	}
+	if pathVersion != "" {
+		v, ok := parseSemver(pathVersion)
+		if !ok {
+			return clientInfo{}, fmt.Errorf("client version %q in the path is not a semantic version", pathVersion)
+		}
+		return clientInfo{name: "npm", version: v}, nil
+	}
+	return clientInfo{name: "unknown"}, nil
+}
+
+func (ci clientInfo) supportsChunks() bool {
+	return ci.name == "npm" && !ci.version.less(semver{1, 28, 0})
+}
+
+// semver is the numeric part of a semantic version.
+type semver struct{ major, minor, patch int }
+
+func (a semver) less(b semver) bool {
+	if a.major != b.major {
+		return a.major < b.major
+	}
+	if a.minor != b.minor {
+		return a.minor < b.minor
+	}
+	return a.patch < b.patch
+}
+
+// parseSemver parses MAJOR.MINOR.PATCH, optionally followed by a
+// prerelease or build-metadata suffix.
+func parseSemver(s string) (semver, bool) {
+	core := s
+	if i := strings.IndexAny(core, "-+"); i >= 0 {
+		if i == len(core)-1 {
+			return semver{}, false
+		}
+		core = core[:i]
+	}
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return semver{}, false
+	}
+	var n [3]int
+	for i, p := range parts {
+		if p == "" || (len(p) > 1 && p[0] == '0') {
+			return semver{}, false
+		}
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 {
+			return semver{}, false
+		}
+		n[i] = v
+	}
+	return semver{n[0], n[1], n[2]}, true
+}
+
+func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion string) {
+	ci, err := identifyClient(r, pathVersion)
+	if err != nil {
+		writeHTTPError(w, http.StatusBadRequest, "InvalidClientVersion", err.Error())
+		return
+	}
+	if s.refusing() {
+		writeHTTPError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the deployment is refusing connections")
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept has answered the request
+	}
+	ws.SetReadLimit(maxClientFrame)
+	c := &syncConn{
+		s:         s,
+		ws:        ws,
+		client:    ci,
+		chunking:  s.cfg.forceChunking || ci.supportsChunks(),
+		events:    make(chan func()),
+		wake:      make(chan struct{}, 1),
+		mutations: make(chan mutationJob, maxQueuedMutations),
+		outNotify: make(chan struct{}, 1),
+		queries:   map[protocol.QueryID]*liveQuery{},
+		added:     map[protocol.QueryID]bool{},
+		removed:   map[protocol.QueryID]bool{},
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	if !s.addConn(c) {
+		c.cancel()
+		_ = ws.CloseNow()
+		return
+	}
+	s.cfg.logger.Info("sync socket opened", "conn", c.id, "client", ci.name, "path", r.URL.Path)
+	c.run()
+	s.removeConn(c)
+	s.cfg.logger.Info("sync socket closed", "conn", c.id)
+}
+
+func (s *Server) addConn(c *syncConn) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	c.id = s.nextConn
+	s.nextConn++
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	s.bump(func(st *Stats) { st.SocketsOpened++; st.SocketsOpen++ })
+	return true
+}
+
+func (s *Server) removeConn(c *syncConn) {
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+	s.bump(func(st *Stats) { st.SocketsOpen-- })
+}
+
+// syncConn is one sync socket. Goroutines: a reader that decodes frames, an
+// owner that holds all protocol state and handles every event in order, a
+// writer that sends frames one at a time (pings, delays and stalls happen
+// there), a mutation runner that runs the socket's mutations in order, and
+// one goroutine per running action. All of them end when ctx ends.
+type syncConn struct {
+	s        *Server
+	id       int
+	ws       *websocket.Conn
+	client   clientInfo
+	chunking bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	events    chan func() // run on the owner goroutine
+	wake      chan struct{}
+	mutations chan mutationJob
+	dead      atomic.Bool // set once the owner decided to close
+
+	outMu     sync.Mutex
+	out       []outFrame
+	outNotify chan struct{}
+	delay     atomic.Int64 // per-socket frame delay; 0 means the server's
+
+	// Owner state; only the owner goroutine touches it.
+	sessionID       string
+	clockSkew       *int64
+	qsVersion       protocol.QuerySetVersion // last ModifyQuerySet newVersion
+	idVersion       protocol.IdentityVersion // accepted Authenticate count
+	identity        *Identity
+	queries         map[protocol.QueryID]*liveQuery
+	added           map[protocol.QueryID]bool
+	removed         map[protocol.QueryID]bool
+	identityChanged bool
+	needTransition  bool
+	gap             bool
+	sent            protocol.StateVersion // endVersion of the last Transition
+	checkedTS       protocol.Timestamp    // results are known valid up to here
+	closing         bool
+}
+
+// liveQuery is one query of a socket's query set.
+type liveQuery struct {
+	path    string
+	args    map[string]any
+	argsErr error
+	reads   map[string]bool
+	sent    bool
+	last    queryResult
+}
+
+type queryResult struct {
+	ok       bool
+	value    []byte
+	errMsg   string
+	errData  []byte
+	logLines []string
+}
+
+func (a queryResult) equal(b queryResult) bool {
+	return a.ok == b.ok && bytes.Equal(a.value, b.value) && a.errMsg == b.errMsg &&
+		bytes.Equal(a.errData, b.errData) && (a.errData == nil) == (b.errData == nil) &&
+		slices.Equal(a.logLines, b.logLines)
+}
+
+type mutationJob struct {
+	request protocol.RequestID
+	path    string
+	args    []byte
+	ident   *Identity
+	key     *idemKey
+}
+
+type outFrame struct {
+	data      []byte
+	close     bool
+	closeCode websocket.StatusCode
+	reason    string
+}
+
+func (c *syncConn) run() {
+	c.wg.Add(4)
+	go c.readLoop()
+	go c.ownerLoop()
+	go c.writeLoop()
+	go c.mutationLoop()
+	c.wg.Wait()
+	_ = c.ws.CloseNow()
+}
+
+// abort closes the socket at once, without a close frame.
+func (c *syncConn) abort() {
+	c.dead.Store(true)
+	_ = c.ws.CloseNow()
+	c.cancel()
+}
+
+// post runs f on the owner goroutine; it reports false if the socket ended.
+func (c *syncConn) post(f func()) bool {
+	select {
+	case c.events <- f:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+func (c *syncConn) readLoop() {
+	defer c.wg.Done()
+	defer c.cancel()
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			return
+		}
+		var msg protocol.ClientMessage
+		var derr error
+		if typ != websocket.MessageText {
+			derr = errors.New("binary frames are not supported")
+		} else {
+			msg, derr = protocol.DecodeClientMessage(data)
+		}
+		c.s.record(ReceivedMessage{Conn: c.id, Msg: msg, Raw: data, Err: derr})
+		if !c.post(func() { c.handle(msg, derr) }) {
+			return
+		}
+	}
+}
+
+func (c *syncConn) ownerLoop() {
+	defer c.wg.Done()
+	defer func() {
+		n := len(c.queries)
+		if n > 0 {
+			c.s.bump(func(st *Stats) { st.LiveQueries -= n })
+		}
+	}()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case f := <-c.events:
+			f() // handlers check c.closing themselves
+		case <-c.wake:
+		}
+		if !c.closing {
+			c.flush()
+		}
+	}
+}
+
+func (c *syncConn) mutationLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case job := <-c.mutations:
+			if c.dead.Load() {
+				continue
+			}
+			if c.s.expired(job.ident) {
+				c.post(c.tokenExpired)
+				continue
+			}
+			out := c.runRequest(KindMutation, job)
+			resp := &protocol.MutationResponse{RequestID: job.request, Success: out.err == nil,
+				Result: out.value, ErrorMessage: out.errMsg, ErrorData: out.errData, TS: out.ts, LogLines: out.logLines}
+			c.post(func() {
+				c.send(resp)
+				c.needTransition = true
+			})
+		}
+	}
+}
+
+func (c *syncConn) runRequest(kind FunctionKind, job mutationJob) outcome {
+	v, err := protocol.DecodeValue(job.args)
+	args, ok := v.(map[string]any)
+	if err != nil || !ok {
+		var out outcome
+		if err == nil {
+			err = errors.New("arguments must be an object")
+		}
+		out.fail(sysErrorf("ArgumentValidationError: invalid arguments: %v", err))
+		return out
+	}
+	return c.s.call(c.ctx, kind, job.path, args, job.ident, callOpts{idem: job.key, except: c})
+}
+
+// handle processes one client frame on the owner goroutine.
+func (c *syncConn) handle(msg protocol.ClientMessage, derr error) {
+	if c.closing {
+		return
+	}
+	if derr != nil {
+		c.fatal("Received Invalid JSON on websocket: " + derr.Error())
+		return
+	}
+	switch m := msg.(type) {
+	case *protocol.Connect:
+		c.onConnect(m)
+	case *protocol.ModifyQuerySet:
+		c.onModifyQuerySet(m)
+	case *protocol.Authenticate:
+		c.onAuthenticate(m)
+	case *protocol.Mutation:
+		c.onRequest(KindMutation, m.RequestID, m.UDFPath, m.Args, m.ComponentPath)
+	case *protocol.Action:
+		c.onRequest(KindAction, m.RequestID, m.UDFPath, m.Args, m.ComponentPath)
+	case *protocol.Event:
+		// Telemetry: recorded, otherwise ignored.
+	}
+}
+
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (c *syncConn) onConnect(m *protocol.Connect) {
+	if !validUUID(m.SessionID) {
+		c.fatal(fmt.Sprintf("Received Invalid JSON on websocket: sessionId %q is not a UUID", m.SessionID))
+		return
+	}
+	if m.MaxObservedTimestamp != nil && *m.MaxObservedTimestamp > c.s.store.current().ts {
+		c.internalError(fmt.Sprintf("client has observed timestamp %d, newer than the deployment's latest", *m.MaxObservedTimestamp))
+		return
+	}
+	c.sessionID = m.SessionID
+	if m.ClientTS != 0 {
+		skew := m.ClientTS - c.s.now().UnixMilli()
+		c.clockSkew = &skew
+	}
+}
+
+func (c *syncConn) onModifyQuerySet(m *protocol.ModifyQuerySet) {
+	if m.BaseVersion != c.qsVersion {
+		c.fatal(fmt.Sprintf("BaseVersionMismatch: ModifyQuerySet has baseVersion %d, but the query set is at version %d",
+			m.BaseVersion, c.qsVersion))
+		return
+	}
+	if m.NewVersion <= m.BaseVersion {
+		c.internalError(fmt.Sprintf("ModifyQuerySet newVersion %d is not greater than baseVersion %d", m.NewVersion, m.BaseVersion))
+		return
+	}
+	for _, mod := range m.Modifications {
+		switch mod.Type {
+		case protocol.TypeAdd:
+			c.s.bump(func(st *Stats) { st.Adds++ })
+			if _, dup := c.queries[mod.QueryID]; dup {
+				c.internalError(fmt.Sprintf("query id %d is already in the query set", mod.QueryID))
+				return
+			}
+			if err := protocol.ValidateUDFPath(mod.UDFPath); err != nil {
+				c.fatal(fmt.Sprintf("Invalid function path %q: %v", mod.UDFPath, err))
+				return
+			}
+			if mod.ComponentPath != "" {
+				c.internalError("only admins may run functions in components")
+				return
+			}
+			q := &liveQuery{path: protocol.CanonicalizeUDFPath(mod.UDFPath)}
+			v, err := protocol.DecodeValue(mod.Args)
+			if args, ok := v.(map[string]any); err == nil && ok {
+				q.args = args
+			} else {
+				if err == nil {
+					err = errors.New("arguments must be an object")
+				}
+				q.argsErr = err
+			}
+			c.queries[mod.QueryID] = q
+			c.added[mod.QueryID] = true
+			c.s.bump(func(st *Stats) { st.LiveQueries++ })
+		case protocol.TypeRemove:
+			c.s.bump(func(st *Stats) { st.Removes++ })
+			if _, ok := c.queries[mod.QueryID]; !ok {
+				c.internalError(fmt.Sprintf("query id %d is not in the query set", mod.QueryID))
+				return
+			}
+			delete(c.queries, mod.QueryID)
+			delete(c.added, mod.QueryID)
+			c.removed[mod.QueryID] = true
+			c.s.bump(func(st *Stats) { st.LiveQueries-- })
+		}
+	}
+	c.qsVersion = m.NewVersion
+	c.needTransition = true
+}
+
+func (c *syncConn) onAuthenticate(m *protocol.Authenticate) {
+	if m.BaseVersion != c.idVersion {
+		c.internalError(fmt.Sprintf("Authenticate baseVersion %d, but %d were accepted", m.BaseVersion, c.idVersion))
+		return
+	}
+	switch m.TokenType {
+	case protocol.TokenTypeNone:
+		c.identity = nil
+	case protocol.TokenTypeUser:
+		ident, err := c.s.ValidateToken(m.Value)
+		if err != nil {
+			c.authError(err.Error(), true)
+			return
+		}
+		c.identity = ident
+	default:
+		c.authError("Admin keys are not accepted by this deployment", true)
+		return
+	}
+	c.idVersion++
+	c.identityChanged = true
+	c.needTransition = true
+}
+
+func (c *syncConn) onRequest(kind FunctionKind, req protocol.RequestID, path string, args []byte, component string) {
+	if err := protocol.ValidateUDFPath(path); err != nil {
+		c.fatal(fmt.Sprintf("Invalid function path %q: %v", path, err))
+		return
+	}
+	if component != "" {
+		c.internalError("only admins may run functions in components")
+		return
+	}
+	job := mutationJob{request: req, path: path, args: args, ident: c.identity}
+	if kind == KindAction {
+		c.wg.Go(func() {
+			if c.s.expired(job.ident) {
+				c.post(c.tokenExpired)
+				return
+			}
+			out := c.runRequest(KindAction, job)
+			resp := &protocol.ActionResponse{RequestID: req, Success: out.err == nil, Result: out.value,
+				ErrorMessage: out.errMsg, ErrorData: out.errData, LogLines: out.logLines}
+			c.post(func() {
+				c.send(resp)
+				c.needTransition = true
+			})
+		})
+		return
+	}
+	if c.sessionID != "" {
+		job.key = &idemKey{session: c.sessionID, request: req}
+	}
+	select {
+	case c.mutations <- job:
+	default:
+		c.send(&protocol.MutationResponse{RequestID: req, ErrorMessage: "TooManyConcurrentMutations: too many mutations are queued on this connection"})
+		c.needTransition = true
+	}
+}
+
+// expired reports whether an identity's token has expired.
+func (s *Server) expired(ident *Identity) bool {
+	return ident != nil && !ident.Expiry.IsZero() && !s.now().Before(ident.Expiry)
+}
+
+// flush sends a Transition if anything changed for this socket: queries
+// added or removed, a new identity, results changed by commits, or a
+// request that completed (which always gets one, even if empty).
+func (c *syncConn) flush() {
+	snap := c.s.store.current()
+	toRun := map[protocol.QueryID]bool{}
+	for id := range c.added {
+		toRun[id] = true
+	}
+	switch {
+	case c.identityChanged:
+		for id := range c.queries {
+			toRun[id] = true
+		}
+	case snap.ts > c.checkedTS:
+		changed, complete := c.s.store.changedSince(c.checkedTS, snap.ts)
+		for id, q := range c.queries {
+			if !complete || readsAny(q.reads, changed) {
+				toRun[id] = true
+			}
+		}
+	}
+	if len(toRun) == 0 && len(c.removed) == 0 && !c.needTransition && !c.gap {
+		c.checkedTS = snap.ts
+		return
+	}
+	if len(toRun) > 0 && c.s.expired(c.identity) {
+		c.tokenExpired()
+		return
+	}
+	mods := []protocol.StateModification{}
+	for id := range c.removed {
+		if _, live := c.queries[id]; !live {
+			mods = append(mods, protocol.StateModification{Type: protocol.TypeQueryRemoved, QueryID: id})
+		}
+	}
+	for id := range toRun {
+		q := c.queries[id]
+		res, reads := c.runQuery(q, snap)
+		q.reads = reads
+		if c.added[id] || !q.sent || !res.equal(q.last) {
+			q.last, q.sent = res, true
+			mods = append(mods, res.modification(id))
+		}
+	}
+	slices.SortFunc(mods, func(a, b protocol.StateModification) int { return int(a.QueryID) - int(b.QueryID) })
+	clear(c.added)
+	clear(c.removed)
+	c.identityChanged = false
+	c.checkedTS = snap.ts
+	if len(mods) == 0 && !c.needTransition && !c.gap {
+		return
+	}
+	end := protocol.StateVersion{QuerySet: c.qsVersion, Identity: c.idVersion, TS: snap.ts}
+	start := c.sent
+	if c.gap {
+		start.QuerySet += 1000
+		c.gap = false
+	}
+	serverTS := c.s.now().UnixNano()
+	t := &protocol.Transition{StartVersion: start, EndVersion: end, Modifications: mods,
+		ClientClockSkew: c.clockSkew, ServerTS: &serverTS}
+	c.needTransition = false
+	c.sent = end
+	c.sendTransition(t)
+}
+
+func readsAny(reads, changed map[string]bool) bool {
+	for t := range reads {
+		if changed[t] {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *syncConn) runQuery(q *liveQuery, snap *snapshot) (queryResult, map[string]bool) {
+	if q.argsErr != nil {
+		return queryResult{errMsg: "ArgumentValidationError: invalid arguments: " + q.argsErr.Error()}, nil
+	}
+	out := c.s.call(c.ctx, KindQuery, q.path, q.args, c.identity, callOpts{snap: snap})
+	if out.err != nil {
+		return queryResult{errMsg: out.errMsg, errData: out.errData, logLines: out.logLines}, out.reads
+	}
+	return queryResult{ok: true, value: out.value, logLines: out.logLines}, out.reads
+}
+
+func (r queryResult) modification(id protocol.QueryID) protocol.StateModification {
+	if r.ok {
+		return protocol.StateModification{Type: protocol.TypeQueryUpdated, QueryID: id, Value: r.value, LogLines: r.logLines}
+	}
+	return protocol.StateModification{Type: protocol.TypeQueryFailed, QueryID: id, ErrorMessage: r.errMsg,
+		ErrorData: r.errData, LogLines: r.logLines}
+}
+
+func (c *syncConn) sendTransition(t *protocol.Transition) {
+	data, err := protocol.EncodeServerMessage(t)
+	if err != nil {
+		c.internalError("cannot encode a Transition: " + err.Error())
+		return
+	}
+	c.s.bump(func(st *Stats) { st.TransitionsSent++ })
+	size := c.s.cfg.chunkSize
+	if !c.chunking || len(data) <= size {
+		c.enqueue(outFrame{data: data})
+		return
+	}
+	pieces := splitUTF8(string(data), size)
+	id := strconv.Itoa(len(data))
+	for i, p := range pieces {
+		b, err := protocol.EncodeServerMessage(&protocol.TransitionChunk{Chunk: p, PartNumber: uint32(i),
+			TotalParts: uint32(len(pieces)), TransitionID: id})
+		if err != nil {
+			c.internalError("cannot encode a TransitionChunk: " + err.Error())
+			return
+		}
+		c.enqueue(outFrame{data: b})
+	}
+}
+
+// splitUTF8 cuts s into pieces of at most size bytes, never inside a UTF-8
+// sequence (a piece holds at least one character even if size is smaller).
+func splitUTF8(s string, size int) []string {
+	var out []string
+	for len(s) > 0 {
+		end := min(size, len(s))
+		for end < len(s) && end > 0 && !isRuneStart(s[end]) {
+			end--
+		}
+		if end == 0 {
+			end = 1
+			for end < len(s) && !isRuneStart(s[end]) {
+				end++
+			}
+		}
+		out = append(out, s[:end])
+		s = s[end:]
+	}
+	return out
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// send encodes and queues a message.
+func (c *syncConn) send(m protocol.ServerMessage) {
+	data, err := protocol.EncodeServerMessage(m)
+	if err != nil {
+		c.internalError("cannot encode a " + m.MessageType() + ": " + err.Error())
+		return
+	}
+	c.enqueue(outFrame{data: data})
+}
+
+func (c *syncConn) enqueue(f outFrame) {
+	c.outMu.Lock()
+	c.out = append(c.out, f)
+	c.outMu.Unlock()
+	select {
+	case c.outNotify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *syncConn) pop() (outFrame, bool) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if len(c.out) == 0 {
+		return outFrame{}, false
+	}
+	f := c.out[0]
+	c.out[0] = outFrame{}
+	c.out = c.out[1:]
+	return f, true
+}
+
+// closeWith queues a close frame after everything queued so far; the
+// socket handles no more client messages.
+func (c *syncConn) closeWith(code websocket.StatusCode, reason string) {
+	c.closing = true
+	c.dead.Store(true)
+	c.enqueue(outFrame{close: true, closeCode: code, reason: reason})
+}
+
+// fatal sends FatalError and closes with no status code, as the backend
+// does for deterministic client errors.
+func (c *syncConn) fatal(msg string) {
+	c.s.cfg.logger.Info("sync fatal error", "conn", c.id, "error", msg)
+	c.send(&protocol.FatalError{Error: msg})
+	c.closeWith(websocket.StatusNoStatusRcvd, "")
+}
+
+// internalError closes with 1011 InternalServerError and no message.
+func (c *syncConn) internalError(detail string) {
+	c.s.cfg.logger.Info("sync internal error", "conn", c.id, "error", detail)
+	c.closeWith(websocket.StatusInternalError, "InternalServerError")
+}
+
+// authError sends AuthError (at the identity of the last Transition) and
+// closes with no status code.
+func (c *syncConn) authError(msg string, attempted bool) {
+	c.s.cfg.logger.Info("sync auth error", "conn", c.id, "error", msg, "authUpdateAttempted", attempted)
+	c.send(&protocol.AuthError{Error: msg, BaseVersion: c.sent.Identity, AuthUpdateAttempted: attempted})
+	c.closeWith(websocket.StatusNoStatusRcvd, "")
+}
+
+func (c *syncConn) tokenExpired() {
+	if !c.closing {
+		c.authError("Token expired", false)
+	}
+}

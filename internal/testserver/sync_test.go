@@ -1,0 +1,701 @@
+package testserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/convexgo/convex/protocol"
+)
+
+func TestSubscribeMutateAndUpdate(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	c.modify(0,
+		add(t, 0, "messages:list", map[string]any{"channel": "a"}),
+		add(t, 1, "counter:get", map[string]any{"name": "x"}))
+	tr := c.transition()
+	if tr.StartVersion != (protocol.StateVersion{}) {
+		t.Fatalf("first Transition starts at %+v", tr.StartVersion)
+	}
+	if tr.EndVersion.QuerySet != 1 || tr.EndVersion.Identity != 0 || tr.EndVersion.TS == 0 {
+		t.Fatalf("endVersion %+v", tr.EndVersion)
+	}
+	if len(tr.Modifications) != 2 {
+		t.Fatalf("mods %+v", tr.Modifications)
+	}
+	if m := tr.Modifications[0]; m.Type != protocol.TypeQueryUpdated || string(m.Value) != "[]" || m.Journal != nil {
+		t.Fatalf("messages:list %+v", m)
+	}
+	if m := tr.Modifications[1]; decode(t, m.Value) != int64(0) {
+		t.Fatalf("counter:get %+v", m)
+	}
+	if tr.ServerTS == nil || tr.ClientClockSkew == nil {
+		t.Fatalf("serverTs/clientClockSkew missing: %+v", tr)
+	}
+	waitStats(t, s, func(st Stats) bool { return st.QueryExecutions == 2 })
+
+	c.mutation(0, "messages:send", map[string]any{"channel": "a", "author": "ann", "body": "hi"})
+	resp := expectMsg[*protocol.MutationResponse](c)
+	if !resp.Success || resp.RequestID != 0 {
+		t.Fatalf("response %+v", resp)
+	}
+	id, _ := decode(t, resp.Result).(string)
+	if id == "" {
+		t.Fatalf("result %s is not an id", resp.Result)
+	}
+	tr = c.transition()
+	if tr.EndVersion.TS < resp.TS {
+		t.Fatalf("Transition ts %d is before the mutation's %d", tr.EndVersion.TS, resp.TS)
+	}
+	if len(tr.Modifications) != 1 || tr.Modifications[0].QueryID != 0 {
+		t.Fatalf("want only query 0 updated, got %+v", tr.Modifications)
+	}
+	docs := decode(t, tr.Modifications[0].Value).([]any)
+	doc := docs[0].(map[string]any)
+	if len(docs) != 1 || doc["_id"] != id || doc["body"] != "hi" || doc["author"] != "ann" || doc["channel"] != "a" {
+		t.Fatalf("docs %v", docs)
+	}
+	if _, ok := doc["_creationTime"].(float64); !ok || len(doc) != 5 {
+		t.Fatalf("doc %v", doc)
+	}
+	// counter:get read only "counters", which the mutation did not write.
+	if st := s.Stats(); st.QueryExecutions != 3 || st.MutationsCommitted != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestReactivityAcrossSockets(t *testing.T) {
+	s := newDemo(t)
+	a := dial(t, s)
+	a.connect()
+	a.modify(0, add(t, 0, "messages:list", map[string]any{"channel": "a"}))
+	a.transition()
+	b := dial(t, s)
+	b.connect()
+	b.modify(0,
+		add(t, 5, "messages:list", map[string]any{"channel": "b"}),
+		add(t, 7, "counter:get", map[string]any{"name": "n"}))
+	b.transition()
+
+	// A write to channel a re-runs b's query 5, whose result does not
+	// change, so b gets nothing.
+	a.mutation(0, "messages:send", map[string]any{"channel": "a", "author": "x", "body": "1"})
+	expectMsg[*protocol.MutationResponse](a)
+	if tr := a.transition(); len(tr.Modifications) != 1 {
+		t.Fatalf("a: %+v", tr.Modifications)
+	}
+	a.mutation(1, "counter:increment", map[string]any{"name": "n", "by": int64(41)})
+	if r := expectMsg[*protocol.MutationResponse](a); decode(t, r.Result) != int64(41) {
+		t.Fatalf("increment %+v", r)
+	}
+	if tr := a.transition(); len(tr.Modifications) != 0 {
+		t.Fatalf("a subscribes to nothing the counter changed: %+v", tr.Modifications)
+	}
+	tr := b.transition() // the first frame b gets is the counter update
+	if len(tr.Modifications) != 1 || tr.Modifications[0].QueryID != 7 || decode(t, tr.Modifications[0].Value) != int64(41) {
+		t.Fatalf("b: %+v", tr.Modifications)
+	}
+	if tr.EndVersion.QuerySet != 1 {
+		t.Fatalf("b's querySet version %d", tr.EndVersion.QuerySet)
+	}
+
+	// A mutation run directly on the server reaches both sockets.
+	if _, err := s.RunMutation("messages:send", map[string]any{"channel": "b", "author": "srv", "body": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	tr = b.transition()
+	if m, ok := modByID(tr, 5); !ok || len(decode(t, m.Value).([]any)) != 1 || len(tr.Modifications) != 1 {
+		t.Fatalf("b after RunMutation: %+v", tr.Modifications)
+	}
+}
+
+func TestUnchangedResultsOmittedAfterMutation(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	c.modify(0, add(t, 0, "counter:get", map[string]any{"name": "n"}))
+	c.transition()
+	c.mutation(0, "counter:increment", map[string]any{"name": "n", "by": int64(0)})
+	r := expectMsg[*protocol.MutationResponse](c)
+	tr := c.transition()
+	if len(tr.Modifications) != 0 {
+		t.Fatalf("unchanged result sent: %+v", tr.Modifications)
+	}
+	if tr.EndVersion.TS < r.TS {
+		t.Fatalf("ts %d < %d", tr.EndVersion.TS, r.TS)
+	}
+	if st := s.Stats(); st.QueryExecutions != 2 {
+		t.Fatalf("the query was not re-run: %+v", st)
+	}
+}
+
+func TestEmptyTransitionAfterEveryRequest(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	c.modify(0)
+	if tr := c.transition(); len(tr.Modifications) != 0 || tr.EndVersion.QuerySet != 1 {
+		t.Fatalf("%+v", tr)
+	}
+	c.mutation(0, "counter:increment", map[string]any{"name": "z"})
+	r := expectMsg[*protocol.MutationResponse](c)
+	tr := c.transition()
+	if len(tr.Modifications) != 0 || tr.EndVersion.TS < r.TS {
+		t.Fatalf("transition %+v after mutation ts %d", tr, r.TS)
+	}
+	// A failed mutation: result is the message, ts null, errorData only
+	// for a ConvexError; still followed by a Transition.
+	c.mutation(1, "counter:increment", map[string]any{"name": "z", "by": 1.5})
+	r = expectMsg[*protocol.MutationResponse](c)
+	if r.Success || !strings.HasPrefix(r.ErrorMessage, "ArgumentValidationError: ") || r.ErrorData != nil || r.TS != 0 {
+		t.Fatalf("failed mutation %+v", r)
+	}
+	c.transition()
+	c.action(2, "echo:run", map[string]any{})
+	expectMsg[*protocol.ActionResponse](c)
+	c.transition()
+	if st := s.Stats(); st.MutationsRun != 2 || st.MutationsCommitted != 1 || st.ActionsRun != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestQueryFailedAndConvexError(t *testing.T) {
+	s := newDemo(t)
+	s.RegisterMutation("m:fails", func(*MutationCtx, map[string]any) (any, error) {
+		return nil, &ConvexError{Data: map[string]any{"n": int64(5)}}
+	})
+	s.RegisterQuery("m:plain", func(ctx *QueryCtx, _ map[string]any) (any, error) {
+		ctx.Log("about to fail")
+		return nil, errors.New("nope")
+	})
+	c := dial(t, s)
+	c.connect()
+	c.modify(0,
+		add(t, 0, "errors:throw", nil),
+		add(t, 1, "nope:missing", nil),
+		add(t, 2, "messages:send", nil),
+		add(t, 3, "m:plain", nil))
+	tr := c.transition()
+	m := tr.Modifications[0]
+	if m.Type != protocol.TypeQueryFailed || m.ErrorMessage != `Uncaught ConvexError: {"code":"boom"}` || string(m.ErrorData) != `{"code":"boom"}` {
+		t.Fatalf("errors:throw %+v", m)
+	}
+	if m := tr.Modifications[1]; m.ErrorMessage != "Could not find public function for 'nope:missing'" || m.ErrorData != nil {
+		t.Fatalf("missing %+v", m)
+	}
+	if m := tr.Modifications[2]; m.Type != protocol.TypeQueryFailed || !strings.Contains(m.ErrorMessage, "defined as Mutation") {
+		t.Fatalf("wrong kind %+v", m)
+	}
+	if m := tr.Modifications[3]; m.ErrorMessage != "Uncaught Error: nope" || !reflect.DeepEqual(m.LogLines, []string{"[LOG] 'about to fail'"}) {
+		t.Fatalf("plain %+v", m)
+	}
+	c.mutation(0, "m:fails", nil)
+	r := expectMsg[*protocol.MutationResponse](c)
+	if r.Success || r.ErrorMessage != `Uncaught ConvexError: {"n":"5"}` || string(r.ErrorData) != `{"n":{"$integer":"BQAAAAAAAAA="}}` {
+		t.Fatalf("%+v", r)
+	}
+	c.transition()
+}
+
+func TestRemoveAndVersions(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	c.modify(0, add(t, 0, "counter:get", map[string]any{"name": "a"}), add(t, 1, "counter:get", map[string]any{"name": "b"}))
+	c.transition()
+	c.modify(1, remove(0))
+	tr := c.transition()
+	if tr.EndVersion.QuerySet != 2 || len(tr.Modifications) != 1 || tr.Modifications[0].Type != protocol.TypeQueryRemoved ||
+		tr.Modifications[0].QueryID != 0 {
+		t.Fatalf("%+v", tr)
+	}
+	waitStats(t, s, func(st Stats) bool { return st.LiveQueries == 1 && st.Adds == 2 && st.Removes == 1 })
+	// A removed id may be added again.
+	c.modify(2, add(t, 0, "counter:get", map[string]any{"name": "c"}))
+	if tr := c.transition(); len(tr.Modifications) != 1 || tr.Modifications[0].Type != protocol.TypeQueryUpdated {
+		t.Fatalf("%+v", tr)
+	}
+}
+
+func TestBaseVersionMismatchIsFatal(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	c.modify(0)
+	c.transition()
+	c.modify(0) // should be 1
+	fe := expectMsg[*protocol.FatalError](c)
+	if !strings.Contains(fe.Error, "BaseVersionMismatch") {
+		t.Fatalf("%+v", fe)
+	}
+	if code, _ := c.closed(); code != websocket.StatusNoStatusRcvd {
+		t.Fatalf("close code %d, want none (1005)", code)
+	}
+}
+
+func TestConnectionFailuresClose1011(t *testing.T) {
+	cases := []struct {
+		name string
+		send func(t *testing.T, c *wsClient)
+	}{
+		{"duplicate query id", func(t *testing.T, c *wsClient) {
+			c.modify(0, add(t, 3, "counter:get", map[string]any{"name": "a"}))
+			c.transition()
+			c.modify(1, add(t, 3, "counter:get", map[string]any{"name": "b"}))
+		}},
+		{"remove unknown id", func(t *testing.T, c *wsClient) { c.modify(0, remove(9)) }},
+		{"newVersion not greater", func(t *testing.T, c *wsClient) {
+			c.send(&protocol.ModifyQuerySet{BaseVersion: 0, NewVersion: 0, Modifications: nil})
+		}},
+		{"authenticate base version", func(t *testing.T, c *wsClient) {
+			c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeNone, BaseVersion: 3})
+		}},
+		{"component path", func(t *testing.T, c *wsClient) {
+			c.send(&protocol.Mutation{RequestID: 0, UDFPath: "counter:increment", Args: []byte(`{"name":"a"}`), ComponentPath: "comp"})
+		}},
+		{"timestamp from the future", func(t *testing.T, c *wsClient) {
+			ts := protocol.Timestamp(1 << 62)
+			c.send(&protocol.Connect{SessionID: testSession, MaxObservedTimestamp: &ts})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newDemo(t)
+			c := dial(t, s)
+			tc.send(t, c)
+			code, reason := c.closed()
+			if code != websocket.StatusInternalError || reason != "InternalServerError" {
+				t.Fatalf("closed with %d %q", code, reason)
+			}
+		})
+	}
+}
+
+func TestFatalErrors(t *testing.T) {
+	cases := []struct {
+		name, want string
+		send       func(t *testing.T, c *wsClient)
+	}{
+		{"invalid udf path in Add", "Invalid function path", func(t *testing.T, c *wsClient) {
+			c.modify(0, add(t, 0, "bad path!", nil))
+		}},
+		{"invalid udf path in Mutation", "Invalid function path", func(t *testing.T, c *wsClient) {
+			c.mutation(0, "_system/x:y", nil)
+		}},
+		{"invalid json", "Received Invalid JSON", func(t *testing.T, c *wsClient) { c.sendRaw([]byte("{nope")) }},
+		{"unknown message", "Received Invalid JSON", func(t *testing.T, c *wsClient) { c.sendRaw([]byte(`{"type":"Nope"}`)) }},
+		{"session id not a uuid", "sessionId", func(t *testing.T, c *wsClient) {
+			c.send(&protocol.Connect{SessionID: "abc"})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newDemo(t)
+			c := dial(t, s)
+			tc.send(t, c)
+			fe := expectMsg[*protocol.FatalError](c)
+			if !strings.Contains(fe.Error, tc.want) {
+				t.Fatalf("FatalError %q does not mention %q", fe.Error, tc.want)
+			}
+			if code, _ := c.closed(); code != websocket.StatusNoStatusRcvd {
+				t.Fatalf("close code %d", code)
+			}
+		})
+	}
+}
+
+func TestMutationIdempotentAcrossReconnect(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	c.mutation(7, "counter:increment", map[string]any{"name": "n"})
+	first := expectMsg[*protocol.MutationResponse](c)
+	c.transition()
+	if s.DropAll() != 1 {
+		t.Fatal("no socket dropped")
+	}
+	c.closed()
+
+	// Another mutation commits in between, so a re-run would be visible.
+	if _, err := s.RunMutation("counter:increment", map[string]any{"name": "other"}); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(t, s)
+	ts := first.TS
+	reason := "closed with code 1006"
+	c2.send(&protocol.Connect{SessionID: testSession, ConnectionCount: 1, LastCloseReason: &reason, MaxObservedTimestamp: &ts})
+	c2.modify(0, add(t, 0, "counter:get", map[string]any{"name": "n"}))
+	if tr := c2.transition(); decode(t, tr.Modifications[0].Value) != int64(1) {
+		t.Fatalf("%+v", tr)
+	}
+	c2.mutation(7, "counter:increment", map[string]any{"name": "n"})
+	again := expectMsg[*protocol.MutationResponse](c2)
+	if !again.Success || again.TS != first.TS || string(again.Result) != string(first.Result) {
+		t.Fatalf("replay %+v, first %+v", again, first)
+	}
+	tr := c2.transition()
+	if len(tr.Modifications) != 0 || tr.EndVersion.TS < again.TS {
+		t.Fatalf("after replay %+v", tr)
+	}
+	st := s.Stats()
+	if st.MutationsRun != 2 || st.MutationReplays != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The same request id in another session runs.
+	c3 := dial(t, s)
+	c3.send(&protocol.Connect{SessionID: "00000000-0000-4000-8000-000000000000"})
+	c3.mutation(7, "counter:increment", map[string]any{"name": "n"})
+	if r := expectMsg[*protocol.MutationResponse](c3); decode(t, r.Result) != int64(2) {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestMutationsRunInOrder(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	const n = 30
+	for i := range n {
+		c.mutation(protocol.RequestID(i), "counter:increment", map[string]any{"name": "n"})
+	}
+	var last protocol.Timestamp
+	for i := 0; i < n; {
+		switch m := c.next().(type) {
+		case *protocol.MutationResponse:
+			if m.RequestID != protocol.RequestID(i) || decode(t, m.Result) != int64(i+1) || m.TS <= last {
+				t.Fatalf("response %d: %+v (last ts %d)", i, m, last)
+			}
+			last = m.TS
+			i++
+		case *protocol.Transition:
+		default:
+			t.Fatalf("unexpected %T", m)
+		}
+	}
+}
+
+func TestActions(t *testing.T) {
+	s := newDemo(t)
+	release := make(chan struct{})
+	s.RegisterAction("slow:wait", func(ctx *ActionCtx, _ map[string]any) (any, error) {
+		select {
+		case <-release:
+			return "released", nil
+		case <-ctx.Context().Done():
+			return nil, ctx.Context().Err()
+		}
+	})
+	s.RegisterAction("calls:both", func(ctx *ActionCtx, args map[string]any) (any, error) {
+		if _, err := ctx.RunMutation("counter:increment", map[string]any{"name": "a", "by": int64(3)}); err != nil {
+			return nil, err
+		}
+		ctx.Log("incremented")
+		v, err := ctx.RunQuery("counter:get", map[string]any{"name": "a"})
+		if err != nil {
+			return nil, err
+		}
+		_, err = ctx.RunQuery("errors:throw", nil)
+		var ce ConvexError
+		if !errors.As(err, &ce) {
+			return nil, fmt.Errorf("want a ConvexError, got %v", err)
+		}
+		return []any{v, ce.Data}, nil
+	})
+	c := dial(t, s)
+	c.connect()
+	c.action(0, "slow:wait", nil)
+	args := map[string]any{"i": int64(-42), "b": []byte{0, 1}, "nested": map[string]any{"x": []any{1.5, nil, true}}}
+	c.action(1, "echo:run", args)
+	r := expectMsg[*protocol.ActionResponse](c)
+	if r.RequestID != 1 || !r.Success || !reflect.DeepEqual(decode(t, r.Result), decode(t, encArgs(t, args))) {
+		t.Fatalf("echo %+v", r)
+	}
+	c.transition()
+	c.action(2, "calls:both", nil)
+	r = expectMsg[*protocol.ActionResponse](c)
+	if r.RequestID != 2 || string(r.Result) != `[{"$integer":"AwAAAAAAAAA="},{"code":"boom"}]` ||
+		!reflect.DeepEqual(r.LogLines, []string{"[LOG] 'incremented'"}) {
+		t.Fatalf("calls:both %+v", r)
+	}
+	c.transition()
+	close(release)
+	r = expectMsg[*protocol.ActionResponse](c)
+	if r.RequestID != 0 || decode(t, r.Result) != "released" {
+		t.Fatalf("slow %+v", r)
+	}
+	c.transition()
+	// An action that waits for its context ends when the server closes.
+	c.action(3, "slow:wait", nil)
+	waitStats(t, s, func(st Stats) bool { return st.ActionsRun == 4 })
+	s.Close()
+}
+
+func TestAuthOverSocket(t *testing.T) {
+	keys := mustKeys(t)
+	clock := newClock()
+	s := newDemo(t, WithAuth(keys.AuthConfig()), WithNow(clock.Now))
+	c := dial(t, s)
+	c.connect()
+	c.modify(0, add(t, 0, "auth:whoami", nil), add(t, 1, "counter:get", map[string]any{"name": "n"}))
+	if tr := c.transition(); string(tr.Modifications[0].Value) != "null" {
+		t.Fatalf("%+v", tr)
+	}
+	tok, err := keys.MintTokenAt(clock.Now(), "user_1", 0, map[string]any{"exp": clock.Now().Unix() + 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: tok, BaseVersion: 0})
+	tr := c.transition()
+	if tr.EndVersion.Identity != 1 || len(tr.Modifications) != 1 || decode(t, tr.Modifications[0].Value) != "user_1" {
+		t.Fatalf("after auth %+v", tr)
+	}
+	// Both queries re-ran under the new identity; only whoami changed.
+	waitStats(t, s, func(st Stats) bool { return st.QueryExecutions == 4 && st.TokensAccepted == 1 })
+
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeNone, BaseVersion: 1})
+	tr = c.transition()
+	if tr.EndVersion.Identity != 2 || string(tr.Modifications[0].Value) != "null" {
+		t.Fatalf("after clearing %+v", tr)
+	}
+
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: tok, BaseVersion: 2})
+	c.transition()
+	clock.Advance(61e9)
+	c.mutation(0, "counter:increment", map[string]any{"name": "n"})
+	ae := expectMsg[*protocol.AuthError](c)
+	if ae.AuthUpdateAttempted || ae.Error != "Token expired" || ae.BaseVersion != 3 {
+		t.Fatalf("%+v", ae)
+	}
+	if code, _ := c.closed(); code != websocket.StatusNoStatusRcvd {
+		t.Fatalf("close %d", code)
+	}
+	if st := s.Stats(); st.MutationsRun != 0 {
+		t.Fatalf("the mutation ran: %+v", st)
+	}
+}
+
+func TestAuthRejectedOverSocket(t *testing.T) {
+	keys := mustKeys(t)
+	s := newDemo(t, WithAuth(keys.AuthConfig()))
+	c := dial(t, s)
+	c.connect()
+	good, err := keys.MintToken("u", 3600e9, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: good, BaseVersion: 0})
+	c.transition()
+	bad, err := keys.MintToken("u", 3600e9, map[string]any{"iss": "https://someone.else"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: bad, BaseVersion: 1})
+	ae := expectMsg[*protocol.AuthError](c)
+	if !ae.AuthUpdateAttempted || ae.BaseVersion != 1 || !strings.Contains(ae.Error, "Invalid issuer") {
+		t.Fatalf("%+v", ae)
+	}
+	if code, _ := c.closed(); code != websocket.StatusNoStatusRcvd {
+		t.Fatalf("close %d", code)
+	}
+	if st := s.Stats(); st.TokensValidated != 2 || st.TokensRejected != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+func TestExpiredIdentityBeforeQueryRerun(t *testing.T) {
+	keys := mustKeys(t)
+	clock := newClock()
+	s := newDemo(t, WithAuth(keys.AuthConfig()), WithNow(clock.Now))
+	c := dial(t, s)
+	c.connect()
+	tok, err := keys.MintTokenAt(clock.Now(), "u", 60e9, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: tok, BaseVersion: 0})
+	c.modify(0, add(t, 0, "messages:list", map[string]any{"channel": "a"}))
+	c.transition()
+	c.transition()
+	clock.Advance(120e9)
+	if _, err := s.RunMutation("messages:send", map[string]any{"channel": "a", "author": "x", "body": "y"}); err != nil {
+		t.Fatal(err)
+	}
+	ae := expectMsg[*protocol.AuthError](c)
+	if ae.AuthUpdateAttempted || ae.Error != "Token expired" || ae.BaseVersion != 1 {
+		t.Fatalf("%+v", ae)
+	}
+	c.closed()
+}
+
+func TestPing(t *testing.T) {
+	s := newDemo(t, WithPingInterval(30e6))
+	c := dial(t, s)
+	c.keepPing = true
+	c.connect()
+	c.modify(0)
+	c.transition()
+	f := c.nextFrame()
+	if string(f.raw) != `{"type":"Ping"}` {
+		t.Fatalf("got %s", f.raw)
+	}
+	f = c.nextFrame()
+	if _, ok := f.msg.(*protocol.Ping); !ok {
+		t.Fatalf("got %s", f.raw)
+	}
+}
+
+func TestTransitionChunks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   []Option
+		dial   []dialOption
+		chunks bool
+	}{
+		{"forced", []Option{WithForceChunking(true)}, nil, true},
+		{"go client", nil, nil, false},
+		{"npm 1.28.0 by path", nil, []dialOption{withPath("/api/1.28.0/sync"), withClientHeader("")}, true},
+		{"npm 1.27.9 by header", nil, []dialOption{withClientHeader("npm-1.27.9")}, false},
+		{"npm 1.48.0 by header", nil, []dialOption{withClientHeader("npm-1.48.0")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newDemo(t, append(tc.opts, WithTransitionChunkSize(100))...)
+			for i := range 20 {
+				body := fmt.Sprintf("héllo wörld ✓ %d 日本語", i)
+				if _, err := s.RunMutation("messages:send", map[string]any{"channel": "c", "author": "a", "body": body}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := dial(t, s, tc.dial...)
+			c.connect()
+			c.modify(0, add(t, 0, "messages:list", map[string]any{"channel": "c"}))
+			first := c.nextFrame()
+			chunk, isChunk := first.msg.(*protocol.TransitionChunk)
+			if isChunk != tc.chunks {
+				t.Fatalf("first frame %.80s", first.raw)
+			}
+			if !isChunk {
+				if _, ok := first.msg.(*protocol.Transition); !ok {
+					t.Fatalf("got %T", first.msg)
+				}
+				return
+			}
+			text := ""
+			for i := uint32(0); ; i++ {
+				if chunk.PartNumber != i || len(chunk.Chunk) > 100 || !utf8Valid(chunk.Chunk) {
+					t.Fatalf("chunk %d: part %d, %d bytes", i, chunk.PartNumber, len(chunk.Chunk))
+				}
+				text += chunk.Chunk
+				if i+1 == chunk.TotalParts {
+					break
+				}
+				chunk = c.nextFrame().msg.(*protocol.TransitionChunk)
+			}
+			if chunk.TransitionID != fmt.Sprint(len(text)) || chunk.TotalParts < 2 {
+				t.Fatalf("transitionId %s for %d bytes in %d parts", chunk.TransitionID, len(text), chunk.TotalParts)
+			}
+			m, err := protocol.DecodeServerMessage([]byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := m.(*protocol.Transition)
+			if got := decode(t, tr.Modifications[0].Value).([]any); len(got) != 20 || got[3].(map[string]any)["body"] != "héllo wörld ✓ 3 日本語" {
+				t.Fatalf("reassembled %v", got)
+			}
+		})
+	}
+}
+
+func TestSplitUTF8(t *testing.T) {
+	s := "aé✓日本語x"
+	for size := 1; size <= len(s)+1; size++ {
+		parts := splitUTF8(s, size)
+		if strings.Join(parts, "") != s {
+			t.Fatalf("size %d: %q", size, parts)
+		}
+		for _, p := range parts {
+			if !utf8Valid(p) || (len(p) > size && len([]rune(p)) != 1) {
+				t.Fatalf("size %d: bad piece %q", size, p)
+			}
+		}
+	}
+}
+
+func TestClientVersionChecks(t *testing.T) {
+	s := newDemo(t)
+	for _, tc := range []struct {
+		name string
+		opts []dialOption
+	}{
+		{"header without dash", []dialOption{withClientHeader("go")}},
+		{"header bad version", []dialOption{withClientHeader("go-x.y")}},
+		{"path bad version", []dialOption{withPath("/api/latest/sync"), withClientHeader("")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, resp, err := tryDial(t, s, tc.opts...)
+			if err == nil || resp == nil || resp.StatusCode != 400 {
+				t.Fatalf("err %v resp %v", err, resp)
+			}
+			if body := readAll(t, resp); !strings.Contains(body, `"code":"InvalidClientVersion"`) {
+				t.Fatalf("body %s", body)
+			}
+		})
+	}
+	// Both routes work with a valid client.
+	dial(t, s, withPath("/api/1.2.3/sync"))
+	dial(t, s, withPath("/api/sync"), withClientHeader(""))
+}
+
+func TestReceivedLog(t *testing.T) {
+	s := newDemo(t)
+	c := dial(t, s)
+	c.connect()
+	c.modify(0, add(t, 4, "counter:get", map[string]any{"name": "a"}))
+	c.transition()
+	c.send(&protocol.Event{EventType: "ClientConnect", Event: []byte(`{"x":1}`)})
+	c.mutation(0, "counter:increment", map[string]any{"name": "a"})
+	expectMsg[*protocol.MutationResponse](c)
+	got := s.ReceivedOn(0)
+	if len(got) != 4 {
+		t.Fatalf("%d messages", len(got))
+	}
+	if cm := got[0].(*protocol.Connect); cm.SessionID != testSession {
+		t.Fatalf("%+v", cm)
+	}
+	if mq := got[1].(*protocol.ModifyQuerySet); mq.Modifications[0].QueryID != 4 || mq.Modifications[0].UDFPath != "counter:get" {
+		t.Fatalf("%+v", mq)
+	}
+	if _, ok := got[2].(*protocol.Event); !ok {
+		t.Fatalf("%T", got[2])
+	}
+	if mm := got[3].(*protocol.Mutation); mm.UDFPath != "counter:increment" || string(mm.Args) != `{"name":"a"}` {
+		t.Fatalf("%+v", mm)
+	}
+	all := s.Received()
+	if all[0].Conn != 0 || string(all[0].Raw) == "" || s.Stats().MessagesReceived != 4 {
+		t.Fatalf("%+v", all[0])
+	}
+}
+
+func TestCloseEndsSocketsAndGoroutines(t *testing.T) {
+	s := NewDemo()
+	c := dial(t, s)
+	c.connect()
+	c.modify(0, add(t, 0, "counter:get", map[string]any{"name": "a"}))
+	c.transition()
+	s.Stall()
+	s.Close()
+	c.closed()
+	s.Close() // idempotent
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.WaitFor(ctx, func(st Stats) bool { return st.SocketsOpen == 0 }); err != nil {
+		t.Fatal(err)
+	}
+}
