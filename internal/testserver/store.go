@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -316,7 +317,7 @@ func cloneValue(v any) any {
 		}
 		return a
 	case []byte:
-		return append([]byte(nil), x...)
+		return bytes.Clone(x) // keeps an empty (non-nil) value empty, not null
 	}
 	return v
 }
