@@ -38,7 +38,9 @@ type AuthConfig struct {
 // token's issuer and audience, InvalidAuthHeader when the token is not a
 // JWT, and Unauthenticated otherwise.
 type TokenError struct {
-	Code    string
+	// Code is the short error code.
+	Code string
+	// Message says which check failed.
 	Message string
 }
 

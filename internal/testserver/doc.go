@@ -67,5 +67,7 @@
 // SetConnFrameDelay, InjectAuthError, InjectFatalError, InjectVersionGap,
 // InjectCorruptFrame and InjectMessage disturb the sockets. Stats returns
 // counters, WaitFor waits for a condition on them, and Received lists
-// every client frame.
+// every client frame. Subscribed queries run on their socket's event
+// goroutine, so a query function must not call the Inject methods or
+// CloseAll, which wait for that goroutine.
 package testserver

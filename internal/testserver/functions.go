@@ -56,8 +56,10 @@ type function struct {
 
 // Identity is the authenticated user a function runs for.
 type Identity struct {
+	// Subject is the token's sub claim.
 	Subject string
-	Issuer  string
+	// Issuer is the token's iss claim, as the token spells it.
+	Issuer string
 	// TokenIdentifier is Issuer + "|" + Subject.
 	TokenIdentifier string
 	// Expiry is the token's exp claim.
@@ -73,6 +75,7 @@ type Identity struct {
 // response. String data is written as is; other data as JSON with sorted
 // keys and Int64 as decimal strings.
 type ConvexError struct {
+	// Data is any value protocol.EncodeValue accepts.
 	Data any
 }
 
@@ -364,7 +367,8 @@ func (s *Server) RunQuery(path string, args map[string]any) (any, error) {
 
 // RunMutation runs and commits a mutation as an unauthenticated caller,
 // exactly as if a client had sent it: live queries it affects are updated
-// on every socket.
+// on every socket. Mutations are serialized, so it must not be called from
+// inside a mutation (an action uses ActionCtx.RunMutation).
 func (s *Server) RunMutation(path string, args map[string]any) (any, error) {
 	return s.runDirect(KindMutation, path, args)
 }

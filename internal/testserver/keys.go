@@ -26,9 +26,14 @@ const (
 // configured with AuthConfig() accepts. Change Issuer or ApplicationID
 // before calling AuthConfig to use other values.
 type Keys struct {
-	Kid           string
-	Algorithm     string // "RS256" or "ES256"
-	Issuer        string
+	// Kid is the key id put in the JWKS and in every token's header.
+	Kid string
+	// Algorithm is "RS256" or "ES256".
+	Algorithm string
+	// Issuer is the iss claim of minted tokens and the provider's issuer.
+	Issuer string
+	// ApplicationID is the aud claim of minted tokens and the provider's
+	// application ID; empty leaves both out.
 	ApplicationID string
 	key           crypto.Signer
 }

@@ -283,6 +283,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Convex-Client")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	s.bump(func(st *Stats) { st.HTTPRequests++ })
 	switch {
 	case p == protocol.PathQuery && (r.Method == http.MethodPost || r.Method == http.MethodGet):
@@ -352,8 +359,9 @@ type Stats struct {
 	SocketsOpen int
 	// MessagesReceived counts client frames received on all sockets.
 	MessagesReceived int
-	// Adds and Removes count the Add and Remove modifications received.
-	Adds    int
+	// Adds counts the Add modifications received.
+	Adds int
+	// Removes counts the Remove modifications received.
 	Removes int
 	// LiveQueries is the number of queries subscribed now, over all
 	// sockets.
@@ -375,8 +383,10 @@ type Stats struct {
 	// TokensValidated counts token validations; it is TokensAccepted plus
 	// TokensRejected.
 	TokensValidated int
-	TokensAccepted  int
-	TokensRejected  int
+	// TokensAccepted counts tokens that passed validation.
+	TokensAccepted int
+	// TokensRejected counts tokens that failed validation.
+	TokensRejected int
 	// HTTPRequests counts requests to the HTTP API (not sync upgrades).
 	HTTPRequests int
 }

@@ -79,10 +79,12 @@ func TestReactivityAcrossSockets(t *testing.T) {
 	a.transition()
 	b := dial(t, s)
 	b.connect()
-	b.modify(0,
-		add(t, 5, "messages:list", map[string]any{"channel": "b"}),
-		add(t, 7, "counter:get", map[string]any{"name": "n"}))
-	b.transition()
+	b.modify(0, // out of order: the Transition sorts by queryId
+		add(t, 7, "counter:get", map[string]any{"name": "n"}),
+		add(t, 5, "messages:list", map[string]any{"channel": "b"}))
+	if tr := b.transition(); len(tr.Modifications) != 2 || tr.Modifications[0].QueryID != 5 {
+		t.Fatalf("b: %+v", tr.Modifications)
+	}
 
 	// A write to channel a re-runs b's query 5, whose result does not
 	// change, so b gets nothing.
