@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -539,10 +540,10 @@ func TestExpiredIdentityBeforeQueryRerun(t *testing.T) {
 func TestPing(t *testing.T) {
 	s := newDemo(t, WithPingInterval(30e6))
 	c := dial(t, s)
-	c.keepPing = true
 	c.connect()
 	c.modify(0)
 	c.transition()
+	c.keepPing = true
 	f := c.nextFrame()
 	if string(f.raw) != `{"type":"Ping"}` {
 		t.Fatalf("got %s", f.raw)
@@ -550,6 +551,70 @@ func TestPing(t *testing.T) {
 	f = c.nextFrame()
 	if _, ok := f.msg.(*protocol.Ping); !ok {
 		t.Fatalf("got %s", f.raw)
+	}
+}
+
+func TestPingWaitsForSilence(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	s := newDemo(t, WithPingInterval(interval))
+	c := dial(t, s)
+	c.connect()
+	c.modify(0)
+	c.transition()
+	// Each frame restarts the timer: the Ping comes an interval after the
+	// last frame, not an interval after the socket opened.
+	c.mutation(0, "counter:increment", map[string]any{"name": "n"})
+	expectMsg[*protocol.MutationResponse](c)
+	c.transition()
+	last := time.Now()
+	c.keepPing = true
+	if _, ok := c.next().(*protocol.Ping); !ok {
+		t.Fatal("want a Ping")
+	}
+	if el := time.Since(last); el < interval*3/4 {
+		t.Fatalf("Ping %v after the last frame, interval %v", el, interval)
+	}
+}
+
+func TestConcurrentSocketsAndMutations(t *testing.T) {
+	s := newDemo(t)
+	const sockets, each = 5, 20
+	clients := make([]*wsClient, sockets)
+	for i := range clients {
+		c := dial(t, s)
+		c.send(&protocol.Connect{SessionID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i)})
+		c.modify(0, add(t, 0, "counter:get", map[string]any{"name": "shared"}))
+		c.transition()
+		clients[i] = c
+	}
+	for _, c := range clients {
+		for j := range each {
+			c.mutation(protocol.RequestID(j), "counter:increment", map[string]any{"name": "shared"})
+		}
+	}
+	for _, c := range clients {
+		responses := 0
+		var value any
+		for responses < each || value != int64(sockets*each) {
+			switch m := c.next().(type) {
+			case *protocol.MutationResponse:
+				if !m.Success {
+					t.Fatalf("%+v", m)
+				}
+				responses++
+			case *protocol.Transition:
+				if m.StartVersion != c.version || m.EndVersion.TS < m.StartVersion.TS {
+					t.Fatalf("Transition %+v -> %+v after %+v", m.StartVersion, m.EndVersion, c.version)
+				}
+				c.version = m.EndVersion
+				if mod, ok := modByID(m, 0); ok {
+					value = decode(t, mod.Value)
+				}
+			}
+		}
+	}
+	if st := s.Stats(); st.MutationsCommitted != sockets*each || st.LiveQueries != sockets {
+		t.Fatalf("%+v", st)
 	}
 }
 
