@@ -37,6 +37,7 @@ type config struct {
 	forceChunking bool
 	auth          *AuthConfig
 	logger        *slog.Logger
+	receivedLimit int // < 0: keep every received message
 }
 
 // WithNow sets the server's clock. It is used for commit timestamps,
@@ -70,6 +71,13 @@ func WithForceChunking(on bool) Option {
 // tokens. Without it every user token is rejected.
 func WithAuth(cfg AuthConfig) Option {
 	return func(c *config) { c.auth = &cfg }
+}
+
+// WithReceivedLimit keeps only the n most recent client messages for
+// Received and ReceivedOn (n <= 0 keeps none), so that a long-running
+// server does not grow without bound. By default every message is kept.
+func WithReceivedLimit(n int) Option {
+	return func(c *config) { c.receivedLimit = max(n, 0) }
 }
 
 // WithLogger sets where the server logs sockets opening and closing and
@@ -162,7 +170,7 @@ func Start(addr string, opts ...Option) (*Server, error) {
 }
 
 func newServer(opts []Option) (*Server, error) {
-	cfg := config{now: time.Now, pingInterval: DefaultPingInterval, chunkSize: DefaultTransitionChunkSize}
+	cfg := config{now: time.Now, pingInterval: DefaultPingInterval, chunkSize: DefaultTransitionChunkSize, receivedLimit: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -442,15 +450,24 @@ type ReceivedMessage struct {
 
 func (s *Server) record(m ReceivedMessage) {
 	s.statsMu.Lock()
-	s.received = append(s.received, m)
+	if limit := s.cfg.receivedLimit; limit < 0 {
+		s.received = append(s.received, m)
+	} else if limit > 0 {
+		if len(s.received) >= limit {
+			n := copy(s.received, s.received[len(s.received)-limit+1:])
+			clear(s.received[n:])
+			s.received = s.received[:n]
+		}
+		s.received = append(s.received, m)
+	}
 	s.stats.MessagesReceived++
 	close(s.statsCh)
 	s.statsCh = make(chan struct{})
 	s.statsMu.Unlock()
 }
 
-// Received returns every frame received on sync sockets so far, in the
-// order they arrived.
+// Received returns every frame received on sync sockets so far (or the
+// most recent ones, see WithReceivedLimit), in the order they arrived.
 func (s *Server) Received() []ReceivedMessage {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()

@@ -748,6 +748,20 @@ func TestReceivedLog(t *testing.T) {
 	if all[0].Conn != 0 || string(all[0].Raw) == "" || s.Stats().MessagesReceived != 4 {
 		t.Fatalf("%+v", all[0])
 	}
+
+	for _, limit := range []int{0, 2} {
+		s := newDemo(t, WithReceivedLimit(limit))
+		c := dial(t, s)
+		c.connect()
+		c.modify(0)
+		c.transition()
+		c.send(&protocol.Event{EventType: "e", Event: []byte("1")})
+		waitStats(t, s, func(st Stats) bool { return st.MessagesReceived == 3 })
+		got := s.Received()
+		if len(got) != limit || (limit == 2 && got[1].Msg.MessageType() != protocol.TypeEvent) {
+			t.Fatalf("limit %d kept %d", limit, len(got))
+		}
+	}
 }
 
 func TestCloseEndsSocketsAndGoroutines(t *testing.T) {
