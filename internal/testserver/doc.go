@@ -63,7 +63,7 @@
 //
 // # Faults and observation
 //
-// DropAll, CloseAll, Refuse, RefuseFor, Stall, Resume, SetFrameDelay,
+// DropAll, DropConn, CloseAll, Refuse, RefuseFor, Stall, Resume, SetFrameDelay,
 // SetConnFrameDelay, InjectAuthError, InjectFatalError, InjectVersionGap,
 // InjectCorruptFrame and InjectMessage disturb the sockets. Stats returns
 // counters, WaitFor waits for a condition on them, and Received lists

@@ -191,6 +191,18 @@ func (s *Server) DropAll() int {
 	return len(conns)
 }
 
+// DropConn closes one sync socket abruptly, like DropAll. It reports
+// whether the socket was open.
+func (s *Server) DropConn(conn int) bool {
+	s.mu.Lock()
+	c, ok := s.conns[conn]
+	s.mu.Unlock()
+	if ok {
+		c.abort()
+	}
+	return ok
+}
+
 // CloseAll closes every sync socket with a close frame carrying code and
 // reason, after the frames already queued. It returns the number of
 // sockets reached.

@@ -38,6 +38,22 @@ func TestDropAll(t *testing.T) {
 	waitStats(t, s, func(st Stats) bool { return st.SocketsOpen == 0 && st.SocketsOpened == 2 && st.LiveQueries == 0 })
 }
 
+func TestDropConn(t *testing.T) {
+	s := newDemo(t)
+	a, b := subscribed(t, s), subscribed(t, s)
+	if !s.DropConn(1) || s.DropConn(7) {
+		t.Fatal("DropConn reports the wrong sockets")
+	}
+	if code, _ := b.closed(); code != -1 {
+		t.Fatalf("code %d", code)
+	}
+	a.mutation(0, "counter:increment", map[string]any{"name": "n"})
+	expectMsg[*protocol.MutationResponse](a)
+	if tr := a.transition(); len(tr.Modifications) != 1 {
+		t.Fatalf("%+v", tr)
+	}
+}
+
 func TestRefuse(t *testing.T) {
 	s := newDemo(t)
 	s.Refuse(true)

@@ -155,6 +155,20 @@ func TestHTTPAuth(t *testing.T) {
 	if r.raw != `{"status":"success","value":"user_7"}` {
 		t.Fatalf("authenticated %s", r.raw)
 	}
+	s.RegisterAction("who:act", func(ctx *ActionCtx, _ map[string]any) (any, error) {
+		return ctx.Identity().TokenIdentifier, nil
+	})
+	s.RegisterMutation("who:mut", func(ctx *MutationCtx, _ map[string]any) (any, error) {
+		return ctx.Identity().Subject, nil
+	})
+	r = doHTTP(t, s, "POST", "/api/action", `{"path":"who:act","args":{}}`, map[string]string{"Authorization": "Bearer " + tok})
+	if r.raw != `{"status":"success","value":"`+keys.Issuer+`|user_7"}` {
+		t.Fatalf("action identity %s", r.raw)
+	}
+	r = doHTTP(t, s, "POST", "/api/mutation", `{"path":"who:mut","args":{}}`, map[string]string{"Authorization": "Bearer " + tok})
+	if r.raw != `{"status":"success","value":"user_7"}` {
+		t.Fatalf("mutation identity %s", r.raw)
+	}
 	expired, _ := keys.MintToken("user_7", -time.Hour, nil)
 	for _, tc := range []struct{ header, code string }{
 		{"Bearer " + expired, "Unauthenticated"},

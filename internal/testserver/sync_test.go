@@ -161,6 +161,12 @@ func TestEmptyTransitionAfterEveryRequest(t *testing.T) {
 		t.Fatalf("failed mutation %+v", r)
 	}
 	c.transition()
+	c.send(&protocol.Mutation{RequestID: 9, UDFPath: "counter:increment", Args: []byte(`{"$bad":1}`)})
+	r = expectMsg[*protocol.MutationResponse](c)
+	if r.Success || !strings.Contains(r.ErrorMessage, "invalid arguments") {
+		t.Fatalf("bad args %+v", r)
+	}
+	c.transition()
 	c.action(2, "echo:run", map[string]any{})
 	expectMsg[*protocol.ActionResponse](c)
 	c.transition()
