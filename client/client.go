@@ -1,0 +1,183 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/convexgo/convex/internal/backoff"
+	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/transport"
+)
+
+// Client is a connection to one Convex deployment. It multiplexes every
+// subscription, mutation and action of the process over one WebSocket,
+// reconnecting as needed, and runs one-shot queries over HTTP.
+//
+// A Client is safe for concurrent use. Create one per deployment and
+// process, and Close it when done.
+type Client struct {
+	cfg        config
+	deployment string // the deployment URL, without trailing '/'
+	httpBase   string
+	httpClient *http.Client
+	log        *slog.Logger
+	oneShots   singleflight.Group
+
+	// lifetime ends when Close is called; every goroutine watches it.
+	lifetime context.Context
+	cancel   context.CancelFunc
+
+	cmds      chan func(*owner) // run on the owner goroutine
+	ownerDone chan struct{}     // closed when the owner goroutine has returned
+	wg        sync.WaitGroup    // every goroutine the client started
+	closeOnce sync.Once
+	state     *stateNotifier
+	authToken atomic.Pointer[string]
+}
+
+// New creates a Client for the deployment at deploymentURL (for example
+// https://happy-animal-123.convex.cloud, or http://127.0.0.1:3210 for a
+// local one) and starts connecting in the background. It does not wait for
+// the connection: calls made before it is up are queued.
+func New(deploymentURL string, opts ...Option) (*Client, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base := strings.TrimRight(deploymentURL, "/")
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("convex: bad deployment URL %q: %w", deploymentURL, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("convex: deployment URL %q must be http:// or https:// with a host", deploymentURL)
+	}
+	if _, err := transport.WebSocketURL(base); err != nil {
+		return nil, err
+	}
+	hc := cfg.httpClient
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{
+		cfg:        cfg,
+		deployment: base,
+		httpBase:   base,
+		httpClient: hc,
+		log:        log,
+		cmds:       make(chan func(*owner)),
+		ownerDone:  make(chan struct{}),
+		state:      newStateNotifier(),
+	}
+	c.lifetime, c.cancel = context.WithCancel(context.Background())
+	o := newOwner(c, newSessionID())
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		c.state.run(cfg.onStateChange, c.ownerDone)
+	}()
+	go func() {
+		defer c.wg.Done()
+		defer close(c.ownerDone)
+		o.run()
+	}()
+	return c, nil
+}
+
+// Close stops the client: it closes the socket, ends every subscription
+// and fails every pending call with ErrClosed, and waits for every
+// goroutine the client started. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.wg.Wait()
+		if c.cfg.httpClient == nil {
+			c.httpClient.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+// ConnectionState returns the current state of the client's WebSocket.
+func (c *Client) ConnectionState() ConnectionState {
+	s, _ := c.state.get()
+	return s
+}
+
+// WaitForState blocks until the connection state satisfies ok, or ctx ends.
+func (c *Client) WaitForState(ctx context.Context, ok func(ConnectionState) bool) (ConnectionState, error) {
+	for {
+		s, changed := c.state.get()
+		if ok(s) {
+			return s, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return s, ctx.Err()
+		}
+	}
+}
+
+// do runs f on the owner goroutine. It fails with ErrClosed after Close
+// and with ctx's error if ctx ends first; f never runs in those cases.
+func (c *Client) do(ctx context.Context, f func(*owner)) error {
+	select {
+	case c.cmds <- f:
+		return nil
+	case <-c.ownerDone:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// doAsync runs f on the owner goroutine without a caller context; it is
+// for cleanup (closing a subscription) and gives up once the client closes.
+func (c *Client) doAsync(f func(*owner)) {
+	select {
+	case c.cmds <- f:
+	case <-c.ownerDone:
+	}
+}
+
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])      // crypto/rand.Read never fails
+	b[6] = (b[6] & 0x0f) | 0x40 // version 4
+	b[8] = (b[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// encodeArgs turns user arguments into canonical Convex JSON.
+func encodeArgs(kind, path string, args any) (json.RawMessage, error) {
+	if err := protocol.ValidateUDFPath(path); err != nil {
+		return nil, err
+	}
+	b, err := protocol.EncodeArgs(args)
+	if err != nil {
+		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
+	}
+	return b, nil
+}
+
+// backoffFor builds the reconnect backoff with the configured random source.
+func (c *Client) newBackoff() *backoff.Backoff {
+	return backoff.New(c.cfg.rand)
+}

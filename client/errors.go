@@ -1,0 +1,128 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/convexgo/convex/protocol"
+)
+
+// ErrClosed is returned by calls on a Client, or a Subscription, that has
+// been closed.
+var ErrClosed = errors.New("convex: client closed")
+
+// ErrConnectionLost is matched (errors.Is) by the error of an action that
+// was sent but whose connection dropped before it answered. Actions are not
+// idempotent, so the client does not re-send them; retry only if the action
+// is safe to repeat.
+var ErrConnectionLost = errors.New("convex: connection lost while action was in flight")
+
+// FunctionError is a Convex function that ran and failed: a query, mutation
+// or action that threw. When it threw a ConvexError, HasData is true and
+// Data holds the error's data (decoded as protocol.DecodeValue does).
+//
+//	var fe *client.FunctionError
+//	if errors.As(err, &fe) && fe.HasData { ... fe.Data ... }
+type FunctionError struct {
+	Kind     string // "query", "mutation" or "action"
+	Path     string // the function path as called
+	Message  string // the deployment's error message
+	HasData  bool   // the function threw a ConvexError
+	Data     any    // the ConvexError's data (may be nil even when HasData)
+	RawData  json.RawMessage
+	LogLines []string
+
+	cause error // ErrConnectionLost for actions cut off by a reconnect
+}
+
+// Unwrap returns ErrConnectionLost for an action whose connection dropped
+// while it ran, and nil otherwise.
+func (e *FunctionError) Unwrap() error { return e.cause }
+
+func (e *FunctionError) Error() string {
+	return fmt.Sprintf("convex: %s %s failed: %s", e.Kind, e.Path, e.Message)
+}
+
+// DataAs decodes the ConvexError data into v (see protocol.Unmarshal).
+func (e *FunctionError) DataAs(v any) error {
+	if !e.HasData {
+		return fmt.Errorf("convex: %s %s failed without ConvexError data", e.Kind, e.Path)
+	}
+	return protocol.Unmarshal(e.RawData, v)
+}
+
+// newFunctionError builds a FunctionError from the wire's message and raw
+// error data (nil when absent).
+func newFunctionError(kind, path, msg string, rawData json.RawMessage, logLines []string) *FunctionError {
+	fe := &FunctionError{Kind: kind, Path: path, Message: msg, LogLines: logLines}
+	if rawData != nil {
+		fe.HasData, fe.RawData = true, rawData
+		if v, err := protocol.DecodeValue(rawData); err == nil {
+			fe.Data = v
+		} else {
+			fe.Message += fmt.Sprintf(" (and its error data could not be decoded: %v)", err)
+		}
+	}
+	return fe
+}
+
+// HTTPError is a response of the HTTP function API that is not a function
+// result: a bad request, an auth failure, an overload. Code is the
+// deployment's short error code, such as "Unauthenticated".
+type HTTPError struct {
+	StatusCode int
+	Code       string
+	Message    string
+}
+
+func (e *HTTPError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("convex: HTTP %d: %s", e.StatusCode, e.Message)
+	}
+	return fmt.Sprintf("convex: HTTP %d %s: %s", e.StatusCode, e.Code, e.Message)
+}
+
+// AuthError reports whether the deployment refused the request's
+// credentials (HTTP 401).
+func (e *HTTPError) AuthError() bool { return e.StatusCode == 401 }
+
+// FatalError is the deployment's FatalError: it refused the connection for
+// a reason retrying cannot fix, and the client has stopped for good.
+type FatalError struct {
+	Message string
+}
+
+func (e *FatalError) Error() string { return "convex: fatal error from deployment: " + e.Message }
+
+// AuthError is the deployment rejecting the client's auth token.
+type AuthError struct {
+	Message string
+}
+
+func (e *AuthError) Error() string { return "convex: authentication failed: " + e.Message }
+
+// AuthError reports true; tokenprovider.IsAuthError recognises it by this
+// method.
+func (e *AuthError) AuthError() bool { return true }
+
+// DecodeError reports a result that does not fit the Go type it was
+// decoded into.
+type DecodeError struct {
+	Path string
+	Err  error
+}
+
+func (e *DecodeError) Error() string {
+	return "convex: decoding result of " + e.Path + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying *protocol.ValueError.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// isTerminal reports whether err ends a subscription's stream.
+func isTerminal(ctx context.Context, err error) bool {
+	var fatal *FatalError
+	return ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.As(err, &fatal)
+}

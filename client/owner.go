@@ -1,0 +1,280 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/convexgo/convex/internal/backoff"
+	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/subscription"
+	"github.com/convexgo/convex/transport"
+)
+
+// owner is the one goroutine that drives the sync engine and the current
+// connection. It never blocks on a user or on the network: user calls
+// reach it as closures on Client.cmds, socket IO happens on the
+// connection's reader and writer goroutines, and deliveries to subscribers
+// go through non-blocking mailboxes.
+type owner struct {
+	c       *Client
+	engine  *subscription.Engine
+	queries map[protocol.QueryID]*liveQuery
+	waiters map[protocol.RequestID]*waiter
+
+	conn    *connection // nil while disconnected
+	gen     uint64      // generation of the newest connection attempt
+	events  chan connEvent
+	backoff *backoff.Backoff
+	retry   *time.Timer // pending reconnect, or nil
+	dialing bool
+
+	stopErr error // set once the client stopped for good (FatalError)
+}
+
+// liveQuery is one distinct query and its local subscribers.
+type liveQuery struct {
+	id   protocol.QueryID
+	path string
+	subs map[*RawSubscription]struct{}
+	last *result // latest result, handed at once to new subscribers
+}
+
+// waiter is a caller waiting for a mutation or action.
+type waiter struct {
+	kind, path string
+	reply      chan callResult
+}
+
+func newOwner(c *Client, sessionID string) *owner {
+	return &owner{
+		c:       c,
+		engine:  subscription.New(sessionID),
+		queries: make(map[protocol.QueryID]*liveQuery),
+		waiters: make(map[protocol.RequestID]*waiter),
+		events:  make(chan connEvent),
+		backoff: c.newBackoff(),
+	}
+}
+
+func (o *owner) run() {
+	o.dial()
+	for {
+		var retry <-chan time.Time
+		if o.retry != nil {
+			retry = o.retry.C
+		}
+		select {
+		case f := <-o.c.cmds:
+			f(o)
+		case ev := <-o.events:
+			o.handleConnEvent(ev)
+		case <-retry:
+			o.retry = nil
+			o.dial()
+		case <-o.c.lifetime.Done():
+			o.shutdown()
+			return
+		}
+		o.flush()
+	}
+}
+
+// shutdown ends everything when the client closes.
+func (o *owner) shutdown() {
+	o.c.state.set(Closed)
+	if o.retry != nil {
+		o.retry.Stop()
+	}
+	o.dropConn("client closed", true)
+	for _, q := range o.queries {
+		for s := range q.subs {
+			s.box.Close(ErrClosed)
+		}
+	}
+	for id, w := range o.waiters {
+		w.reply <- callResult{err: ErrClosed}
+		delete(o.waiters, id)
+	}
+	// Wait out a dial still in progress: its goroutine reports to events.
+	for o.dialing {
+		o.handleConnEvent(<-o.events)
+	}
+}
+
+// flush sends whatever the engine queued, if a socket is open.
+func (o *owner) flush() {
+	msgs := o.engine.TakeOutgoing()
+	if o.conn == nil || len(msgs) == 0 {
+		return
+	}
+	for _, m := range msgs {
+		b, err := protocol.EncodeClientMessage(m)
+		if err != nil {
+			// The engine built a message the encoder refuses: a bug, but
+			// never worth a panic. Reconnecting re-sends the state.
+			o.c.log.Error("convex: cannot encode client message", "type", m.MessageType(), "err", err)
+			o.connLost(fmt.Sprintf("FailedToSendMessage: %v", err), true)
+			return
+		}
+		o.conn.send(b)
+	}
+}
+
+// ---- user intents ----
+
+func (o *owner) subscribe(s *RawSubscription, args json.RawMessage) error {
+	if o.stopErr != nil {
+		return o.stopErr
+	}
+	id, _, _ := o.engine.Subscribe(s.path, args, nil)
+	q := o.queries[id]
+	if q == nil {
+		q = &liveQuery{id: id, path: s.path, subs: make(map[*RawSubscription]struct{})}
+		o.queries[id] = q
+	}
+	q.subs[s] = struct{}{}
+	if q.last != nil {
+		s.box.Put(*q.last)
+	}
+	return nil
+}
+
+func (o *owner) unsubscribe(s *RawSubscription) {
+	id, ok := o.engine.QueryID(s.token)
+	if !ok {
+		return
+	}
+	q := o.queries[id]
+	if q == nil {
+		return
+	}
+	if _, ok := q.subs[s]; !ok {
+		return
+	}
+	delete(q.subs, s)
+	o.engine.Unsubscribe(s.token)
+	if len(q.subs) == 0 {
+		delete(o.queries, id)
+	}
+}
+
+func (o *owner) request(kind, path string, args json.RawMessage, reply chan callResult) {
+	if o.stopErr != nil {
+		reply <- callResult{err: o.stopErr}
+		return
+	}
+	var id protocol.RequestID
+	if kind == "mutation" {
+		id = o.engine.Mutation(path, args)
+	} else {
+		id = o.engine.Action(path, args)
+	}
+	o.waiters[id] = &waiter{kind: kind, path: path, reply: reply}
+}
+
+// ---- connection lifecycle ----
+
+func (o *owner) dial() {
+	if o.stopErr != nil || o.dialing || o.conn != nil {
+		return
+	}
+	o.gen++
+	o.dialing = true
+	if o.c.ConnectionState() != Reconnecting {
+		o.c.state.set(Connecting)
+	}
+	gen := o.gen
+	opts := &transport.Options{
+		HTTPClient:        o.c.httpClient,
+		ReadLimit:         o.c.cfg.readLimit,
+		InactivityTimeout: o.c.cfg.inactivityTimeout,
+		WriteTimeout:      o.c.cfg.writeTimeout,
+	}
+	o.c.wg.Add(1)
+	go func() {
+		defer o.c.wg.Done()
+		tc, err := transport.Dial(o.c.lifetime, o.c.deployment, opts)
+		o.events <- connEvent{gen: gen, dialed: tc, err: err, isDial: true}
+	}()
+}
+
+func (o *owner) handleConnEvent(ev connEvent) {
+	if ev.isDial {
+		o.dialing = false
+		if ev.gen != o.gen || o.c.lifetime.Err() != nil || o.stopErr != nil {
+			if ev.dialed != nil {
+				ev.dialed.Close("client closed")
+			}
+			return
+		}
+		if ev.err != nil {
+			o.c.log.Info("convex: connect failed", "err", ev.err)
+			reason, clientSide := transport.Reason(ev.err)
+			o.scheduleReconnect(reason, clientSide)
+			return
+		}
+		o.conn = startConnection(o.c, ev.dialed, ev.gen, o.events)
+		opened := o.engine.Open(time.Now().UnixMilli())
+		o.c.state.set(Connected)
+		for _, done := range opened.Completed {
+			o.complete(done)
+		}
+		return
+	}
+	if o.conn == nil || ev.gen != o.conn.gen {
+		return // from a connection already replaced
+	}
+	if ev.err != nil {
+		reason, clientSide := transport.Reason(ev.err)
+		if pe, ok := ev.err.(*protocolError); ok {
+			reason, clientSide = "ProtocolError", true
+			o.c.log.Warn("convex: undecodable frame", "err", pe)
+		}
+		o.c.log.Info("convex: connection lost", "reason", reason, "err", ev.err)
+		o.connLost(reason, clientSide)
+		return
+	}
+	o.receive(ev.msg)
+}
+
+// connLost tears down the current connection and schedules a reconnect.
+func (o *owner) connLost(reason string, clientSide bool) {
+	o.dropConn(reason, clientSide)
+	o.scheduleReconnect(reason, clientSide)
+}
+
+func (o *owner) dropConn(reason string, clientSide bool) {
+	if o.conn == nil {
+		return
+	}
+	o.conn.close(reason)
+	o.conn = nil
+	o.engine.Lost(reason)
+}
+
+func (o *owner) scheduleReconnect(reason string, clientSide bool) {
+	if o.stopErr != nil || o.c.lifetime.Err() != nil {
+		return
+	}
+	d := o.backoff.Next(backoff.Cause{ClientInitiated: clientSide, ServerReason: reason})
+	o.c.log.Info("convex: reconnecting", "in", d, "reason", reason)
+	o.c.state.set(Reconnecting)
+	o.retry = time.NewTimer(d)
+}
+
+// stop ends the client for good after a FatalError.
+func (o *owner) stop(err error) {
+	o.stopErr = err
+	o.dropConn("FatalError", false)
+	o.c.state.set(Stopped)
+	for _, q := range o.queries {
+		for s := range q.subs {
+			s.box.Close(err)
+		}
+	}
+	for id, w := range o.waiters {
+		w.reply <- callResult{err: err}
+		delete(o.waiters, id)
+	}
+}

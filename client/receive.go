@@ -1,0 +1,90 @@
+package client
+
+import (
+	"errors"
+
+	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/subscription"
+)
+
+// receive feeds one server message to the engine and acts on what it
+// reports.
+func (o *owner) receive(msg protocol.ServerMessage) {
+	ev, err := o.engine.Receive(msg)
+	if err != nil {
+		// A protocol violation (version gap, bad chunk): re-sync on a new
+		// socket rather than apply anything doubtful.
+		o.c.log.Warn("convex: protocol error, reconnecting", "err", err)
+		o.connLost(reconnectReason(err), true)
+		return
+	}
+	for _, id := range ev.ChangedQueries {
+		o.deliver(id)
+	}
+	for _, done := range ev.Completed {
+		o.complete(done)
+	}
+	if ev.Fatal != nil {
+		o.stop(&FatalError{Message: ev.Fatal.Error})
+		return
+	}
+	if ev.AuthError != nil {
+		// The deployment closes the socket after an AuthError. Without a
+		// way to fetch a new token, re-sending the rejected one would only
+		// be rejected again, so the client continues unauthenticated.
+		o.c.log.Warn("convex: deployment rejected the auth token", "err", ev.AuthError.Error)
+		if ev.AuthError.AuthUpdateAttempted || o.engine.Token() != "" {
+			empty := ""
+			o.c.authToken.Store(&empty)
+			o.engine.ClearAuth()
+		}
+	}
+	if o.engine.Synced() {
+		o.backoff.Reset()
+	}
+}
+
+func reconnectReason(err error) string {
+	var re *subscription.ReconnectError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return "ProtocolError"
+}
+
+// deliver hands a query's new result to each of its subscribers.
+func (o *owner) deliver(id protocol.QueryID) {
+	q := o.queries[id]
+	if q == nil {
+		return
+	}
+	r, ok := o.engine.Result(id)
+	if !ok {
+		return
+	}
+	res := result{value: r.Value}
+	if !r.Success {
+		res = result{err: newFunctionError("query", q.path, r.ErrorMessage, r.ErrorData, r.LogLines)}
+	}
+	q.last = &res
+	for s := range q.subs {
+		s.box.Put(res)
+	}
+}
+
+// complete resolves a mutation's or action's caller.
+func (o *owner) complete(done subscription.Completion) {
+	w := o.waiters[done.RequestID]
+	if w == nil {
+		return
+	}
+	delete(o.waiters, done.RequestID)
+	switch {
+	case done.ConnectionLost:
+		w.reply <- callResult{err: &FunctionError{Kind: w.kind, Path: w.path, Message: done.ErrorMessage, cause: ErrConnectionLost}}
+	case done.Success:
+		w.reply <- callResult{value: done.Value}
+	default:
+		w.reply <- callResult{err: newFunctionError(w.kind, w.path, done.ErrorMessage, done.ErrorData, done.LogLines)}
+	}
+}

@@ -1,0 +1,166 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"sync"
+
+	"github.com/convexgo/convex/internal/mailbox"
+	"github.com/convexgo/convex/protocol"
+)
+
+// result is one query result as delivered to subscribers: a value as
+// Convex JSON, or the query's error.
+type result struct {
+	value json.RawMessage
+	err   error
+}
+
+// RawSubscription is a live query whose results are Convex JSON. Most code
+// uses the typed Subscription returned by Subscribe.
+//
+// Delivery is latest-value: Convex promises a subscriber a value newer
+// than the last it saw, not every intermediate one, so a slow reader skips
+// straight to the newest value and never holds up the client or other
+// subscribers, and memory stays bounded.
+type RawSubscription struct {
+	c     *Client
+	path  string
+	token protocol.QueryToken
+	box   *mailbox.Mailbox[result]
+	once  sync.Once
+}
+
+// SubscribeRaw subscribes to the query at path with args (a Go value that
+// encodes to a Convex object; nil means {}). Identical queries share one
+// server subscription: if one is live already, the new subscriber gets its
+// latest value at once, with no wire traffic.
+func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawSubscription, error) {
+	encoded, err := encodeArgs("query", path, args)
+	if err != nil {
+		return nil, err
+	}
+	s := &RawSubscription{c: c, path: path, token: protocol.NewQueryToken(path, encoded), box: mailbox.New[result]()}
+	done := make(chan error, 1)
+	if err := c.do(ctx, func(o *owner) { done <- o.subscribe(s, encoded) }); err != nil {
+		return nil, err
+	}
+	if err := <-done; err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Next blocks until the query has a value newer than the last one Next
+// returned (the first call returns the first value) and returns it. A
+// query that failed returns its *FunctionError; the subscription stays
+// live and a later Next may return a value again. After Close, or once the
+// client is closed or stopped, Next returns ErrClosed or the *FatalError.
+func (s *RawSubscription) Next(ctx context.Context) (json.RawMessage, error) {
+	r, err := s.box.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.value, r.err
+}
+
+// Latest returns the newest value without waiting; ok is false when there
+// is none yet.
+func (s *RawSubscription) Latest() (value json.RawMessage, err error, ok bool) {
+	r, _, ok := s.box.Latest()
+	if !ok {
+		return nil, nil, false
+	}
+	return r.value, r.err, true
+}
+
+// Path returns the function path the subscription was made with.
+func (s *RawSubscription) Path() string { return s.path }
+
+// Close ends the subscription. When it was the last subscriber of its
+// query, the server subscription is removed. Close is idempotent.
+func (s *RawSubscription) Close() error {
+	s.once.Do(func() {
+		s.box.Close(ErrClosed)
+		s.c.doAsync(func(o *owner) { o.unsubscribe(s) })
+	})
+	return nil
+}
+
+// Subscription is a live query whose results decode into T.
+type Subscription[T any] struct {
+	raw *RawSubscription
+}
+
+// Subscribe subscribes to the query at path with args and decodes each
+// result into a T (see protocol.Unmarshal for the conversions).
+//
+//	sub, err := client.Subscribe[[]Message](ctx, c, "messages:list", map[string]any{"channel": "general"})
+//	...
+//	defer sub.Close()
+//	for msgs, err := range sub.Updates(ctx) { ... }
+func Subscribe[T any](ctx context.Context, c *Client, path string, args any) (*Subscription[T], error) {
+	raw, err := c.SubscribeRaw(ctx, path, args)
+	if err != nil {
+		return nil, err
+	}
+	return &Subscription[T]{raw: raw}, nil
+}
+
+func decode[T any](raw json.RawMessage, path string) (T, error) {
+	var v T
+	if err := protocol.Unmarshal(raw, &v); err != nil {
+		return v, &DecodeError{Path: path, Err: err}
+	}
+	return v, nil
+}
+
+// Next blocks until there is a value newer than the last one returned,
+// and decodes it. A value that does not fit T gives a *DecodeError; the
+// subscription stays usable.
+func (s *Subscription[T]) Next(ctx context.Context) (T, error) {
+	raw, err := s.raw.Next(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode[T](raw, s.raw.path)
+}
+
+// Latest returns the newest value without waiting; ok is false when there
+// is none yet.
+func (s *Subscription[T]) Latest() (v T, err error, ok bool) {
+	raw, err, ok := s.raw.Latest()
+	if !ok || err != nil {
+		return v, err, ok
+	}
+	v, err = decode[T](raw, s.raw.path)
+	return v, err, true
+}
+
+// Updates returns an iterator over the subscription's values, for use
+// with range. It yields every newer value (and query errors, which do not
+// end it) until ctx ends, the subscription is closed, or the loop breaks;
+// it then yields the final error (ctx's, ErrClosed or a *FatalError) once,
+// except after a break.
+func (s *Subscription[T]) Updates(ctx context.Context) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for {
+			v, err := s.Next(ctx)
+			if err != nil && isTerminal(ctx, err) {
+				yield(v, err)
+				return
+			}
+			if !yield(v, err) {
+				return
+			}
+		}
+	}
+}
+
+// Close ends the subscription; see RawSubscription.Close.
+func (s *Subscription[T]) Close() error { return s.raw.Close() }
+
+// Raw returns the underlying raw subscription.
+func (s *Subscription[T]) Raw() *RawSubscription { return s.raw }
