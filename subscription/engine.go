@@ -142,6 +142,9 @@ type Engine struct {
 	chunks          chunkBuffer
 
 	outgoing []protocol.ClientMessage
+
+	batching    bool
+	batchedMods []protocol.QuerySetModification
 }
 
 // New returns an Engine for a client whose session id (a UUID, the same
@@ -175,8 +178,46 @@ func (e *Engine) modifyQuerySet(mods ...protocol.QuerySetModification) {
 	if !e.connected {
 		return // the next Open re-adds every live query
 	}
+	if e.batching {
+		e.batchedMods = append(e.batchedMods, mods...)
+		return
+	}
 	e.send(&protocol.ModifyQuerySet{BaseVersion: e.querySetV, NewVersion: e.querySetV + 1, Modifications: mods})
 	e.querySetV++
+}
+
+// Batch runs f, and sends the query-set changes f makes (Subscribe and
+// Unsubscribe calls) as one ModifyQuerySet instead of one each. An Add and
+// a Remove of the same query within f cancel out.
+func (e *Engine) Batch(f func()) {
+	if e.batching {
+		f()
+		return
+	}
+	e.batching = true
+	f()
+	e.batching = false
+	mods := e.batchedMods
+	e.batchedMods = nil
+	// Query ids are never reused, so a query both added and removed
+	// within f was born in f: neither message needs to go out.
+	added, removed := map[protocol.QueryID]bool{}, map[protocol.QueryID]bool{}
+	for _, m := range mods {
+		if m.Type == protocol.TypeAdd {
+			added[m.QueryID] = true
+		} else {
+			removed[m.QueryID] = true
+		}
+	}
+	var final []protocol.QuerySetModification
+	for _, m := range mods {
+		if !(added[m.QueryID] && removed[m.QueryID]) {
+			final = append(final, m)
+		}
+	}
+	if len(final) > 0 {
+		e.modifyQuerySet(final...)
+	}
 }
 
 // Subscribe adds one subscriber to the query at udfPath with canonicalArgs
