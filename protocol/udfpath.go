@@ -14,12 +14,16 @@ import (
 //	messages.js:list  -> messages:list
 //	dir/file:fn       -> dir/file:fn
 func CanonicalizeUDFPath(udfPath string) string {
-	module, function := udfPath, "default"
+	module, function := splitUDFPath(udfPath)
+	return module + ":" + function
+}
+
+func splitUDFPath(udfPath string) (module, function string) {
+	module, function = udfPath, "default"
 	if i := strings.LastIndexByte(udfPath, ':'); i >= 0 {
 		module, function = udfPath[:i], udfPath[i+1:]
 	}
-	module = strings.TrimSuffix(module, ".js")
-	return module + ":" + function
+	return strings.TrimSuffix(module, ".js"), function
 }
 
 // ValidateUDFPath checks a function path's syntax: a module path of
@@ -109,12 +113,19 @@ type QueryToken string
 // NewQueryToken builds the token of a query from its path (in any form) and
 // its canonically encoded arguments, as EncodeArgs returns them.
 func NewQueryToken(udfPath string, canonicalArgs []byte) QueryToken {
-	p := CanonicalizeUDFPath(udfPath)
-	b := make([]byte, 0, len(p)+1+len(canonicalArgs))
-	b = append(b, p...)
-	b = append(b, 0)
-	b = append(b, canonicalArgs...)
-	return QueryToken(b)
+	return QueryToken(AppendQueryToken(make([]byte, 0, len(udfPath)+12+len(canonicalArgs)), udfPath, canonicalArgs))
+}
+
+// AppendQueryToken appends the bytes of NewQueryToken(udfPath,
+// canonicalArgs) to dst, so a caller can look a token up without
+// allocating.
+func AppendQueryToken(dst []byte, udfPath string, canonicalArgs []byte) []byte {
+	module, function := splitUDFPath(udfPath)
+	dst = append(dst, module...)
+	dst = append(dst, ':')
+	dst = append(dst, function...)
+	dst = append(dst, 0)
+	return append(dst, canonicalArgs...)
 }
 
 // Path returns the canonical function path the token was built from.

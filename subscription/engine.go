@@ -117,7 +117,8 @@ type Engine struct {
 	sessionID string
 
 	// Local query set.
-	byToken     map[protocol.QueryToken]*query
+	byToken     map[string]*query // by QueryToken
+	keyBuf      []byte            // scratch space for token lookups
 	byID        map[protocol.QueryID]*query
 	nextQueryID protocol.QueryID
 	querySetV   protocol.QuerySetVersion
@@ -153,7 +154,7 @@ func New(sessionID string) *Engine {
 	initial := "InitialConnect"
 	return &Engine{
 		sessionID:       sessionID,
-		byToken:         make(map[protocol.QueryToken]*query),
+		byToken:         make(map[string]*query),
 		byID:            make(map[protocol.QueryID]*query),
 		requests:        make(map[protocol.RequestID]*request),
 		lastCloseReason: &initial,
@@ -225,15 +226,16 @@ func (e *Engine) Batch(f func()) {
 // gives it a new QueryID and queues an Add; later ones only count. isNew
 // reports which happened.
 func (e *Engine) Subscribe(udfPath string, canonicalArgs json.RawMessage, journal *string) (id protocol.QueryID, token protocol.QueryToken, isNew bool) {
-	token = protocol.NewQueryToken(udfPath, canonicalArgs)
-	if q, ok := e.byToken[token]; ok {
+	e.keyBuf = protocol.AppendQueryToken(e.keyBuf[:0], udfPath, canonicalArgs)
+	if q, ok := e.byToken[string(e.keyBuf)]; ok { // no allocation
 		q.subscribers++
-		return q.id, token, false
+		return q.id, q.token, false
 	}
+	token = protocol.QueryToken(e.keyBuf)
 	q := &query{id: e.nextQueryID, token: token, path: token.Path(), args: canonicalArgs,
 		journal: journal, subscribers: 1}
 	e.nextQueryID++
-	e.byToken[token] = q
+	e.byToken[string(token)] = q
 	e.byID[q.id] = q
 	e.modifyQuerySet(e.addFor(q))
 	return q.id, token, true
@@ -248,7 +250,7 @@ func (e *Engine) addFor(q *query) protocol.QuerySetModification {
 // the last, the query and its result are forgotten and a Remove is queued;
 // removed reports that. Unknown tokens are ignored.
 func (e *Engine) Unsubscribe(token protocol.QueryToken) (removed bool) {
-	q, ok := e.byToken[token]
+	q, ok := e.byToken[string(token)]
 	if !ok {
 		return false
 	}
@@ -256,7 +258,7 @@ func (e *Engine) Unsubscribe(token protocol.QueryToken) (removed bool) {
 	if q.subscribers > 0 {
 		return false
 	}
-	delete(e.byToken, token)
+	delete(e.byToken, string(token))
 	delete(e.byID, q.id)
 	e.modifyQuerySet(protocol.QuerySetModification{Type: protocol.TypeRemove, QueryID: q.id})
 	return true
@@ -264,7 +266,7 @@ func (e *Engine) Unsubscribe(token protocol.QueryToken) (removed bool) {
 
 // QueryID returns the id of the live query with token.
 func (e *Engine) QueryID(token protocol.QueryToken) (protocol.QueryID, bool) {
-	q, ok := e.byToken[token]
+	q, ok := e.byToken[string(token)]
 	if !ok {
 		return 0, false
 	}
