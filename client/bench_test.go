@@ -1,0 +1,156 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/convexgo/convex/internal/testserver"
+)
+
+func benchClient(b *testing.B) (*testserver.Server, *Client) {
+	b.Helper()
+	srv := testserver.NewDemo()
+	b.Cleanup(srv.Close)
+	c, err := New(srv.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return srv, c
+}
+
+// BenchmarkDuplicateSubscribe subscribes to and closes a query that is
+// already live: the cached value answers, and nothing goes on the wire.
+func BenchmarkDuplicateSubscribe(b *testing.B) {
+	srv, c := benchClient(b)
+	ctx := context.Background()
+	args := map[string]any{"channel": "general"}
+	first, err := c.SubscribeRaw(ctx, "messages:list", args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := first.Next(ctx); err != nil {
+		b.Fatal(err)
+	}
+	before := srv.Stats().MessagesReceived
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := c.SubscribeRaw(ctx, "messages:list", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Next(ctx); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	// Close is asynchronous; a round trip through the owner orders it.
+	if _, err := c.QueryRaw(ctx, "messages:list", args, ViaSocket()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(srv.Stats().MessagesReceived-before), "wire-msgs")
+}
+
+// BenchmarkManySubscribers subscribes 10,000 subscribers over 100 distinct
+// queries and reports the Adds the server received and the memory held per
+// subscriber.
+func BenchmarkManySubscribers(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		srv := testserver.NewDemo()
+		c, err := New(srv.URL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		subs := make([]*RawSubscription, 0, 10_000)
+		for i := 0; i < 10_000; i++ {
+			s, err := c.SubscribeRaw(ctx, "counter:get", map[string]any{"name": fmt.Sprint("n", i%100)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			subs = append(subs, s)
+		}
+		for _, s := range subs {
+			if _, err := s.Next(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(srv.Stats().Adds), "server-adds")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/10_000, "bytes/subscriber")
+		runtime.KeepAlive(subs)
+		c.Close()
+		srv.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFanOut delivers one Transition to 10,000 subscribers of one
+// query and waits until every one has read it.
+func BenchmarkFanOut(b *testing.B) {
+	_, c := benchClient(b)
+	ctx := context.Background()
+	const n = 10_000
+	args := map[string]any{"name": "fan"}
+	subs := make([]*RawSubscription, n)
+	for i := range subs {
+		s, err := c.SubscribeRaw(ctx, "counter:get", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Next(ctx); err != nil {
+			b.Fatal(err)
+		}
+		subs[i] = s
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.MutationRaw(ctx, "counter:increment", args); err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range subs {
+			if _, err := s.Next(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkMutationRoundTrip runs a mutation until this client's own
+// subscription shows its effect, over loopback.
+func BenchmarkMutationRoundTrip(b *testing.B) {
+	_, c := benchClient(b)
+	ctx := context.Background()
+	args := map[string]any{"name": "rt"}
+	sub, err := Subscribe[int64](ctx, c, "counter:get", args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	if _, err := sub.Next(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		n, err := Mutation[int64](ctx, c, "counter:increment", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if v, err, _ := sub.Latest(); err != nil || v != n {
+			b.Fatalf("subscription shows %d after mutation returned %d", v, n)
+		}
+	}
+}
