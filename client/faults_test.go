@@ -1,0 +1,276 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convexgo/convex/internal/testserver"
+	"github.com/convexgo/convex/protocol"
+)
+
+// connects returns the Connect messages the server received, in order.
+func connects(srv *testserver.Server) []*protocol.Connect {
+	var out []*protocol.Connect
+	for _, r := range srv.Received() {
+		if c, ok := r.Msg.(*protocol.Connect); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Checklist items 2-4 through a real socket: one session id, counted
+// connections, the close reason and the largest timestamp seen.
+func TestReconnectConnectFields(t *testing.T) {
+	srv, c, ctx := setup(t)
+	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "k"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.DropAll()
+	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "k"}); err != nil {
+		t.Fatal(err)
+	}
+	cs := connects(srv)
+	if len(cs) < 2 {
+		t.Fatalf("%d Connects", len(cs))
+	}
+	first, second := cs[0], cs[1]
+	if first.ConnectionCount != 0 || first.LastCloseReason == nil || *first.LastCloseReason != "InitialConnect" || first.MaxObservedTimestamp != nil {
+		t.Errorf("first Connect = %+v", first)
+	}
+	if second.SessionID != first.SessionID || second.ConnectionCount != 1 {
+		t.Errorf("second Connect = %+v", second)
+	}
+	if second.LastCloseReason == nil || *second.LastCloseReason != "closed with code 1006" {
+		t.Errorf("close reason = %v", second.LastCloseReason)
+	}
+	if second.MaxObservedTimestamp == nil || *second.MaxObservedTimestamp == 0 {
+		t.Errorf("maxObservedTimestamp = %v", second.MaxObservedTimestamp)
+	}
+}
+
+// A mutation whose answer is lost in a drop is re-sent with the same
+// requestId and applied once (checklist 26; server item 37).
+func TestMutationSurvivesDrop(t *testing.T) {
+	srv, c, ctx := setup(t)
+	sub, err := Subscribe[int64](ctx, c, "counter:get", map[string]any{"name": "once"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if _, err := sub.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stall() // the mutation runs, but its answer never leaves
+	res := make(chan error, 1)
+	go func() {
+		n, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "once"})
+		if err == nil && n != 1 {
+			err = errors.New("wrong result")
+		}
+		res <- err
+	}()
+	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.MutationsCommitted == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	srv.DropAll()
+	srv.Resume()
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if st.MutationsCommitted != 1 || st.MutationReplays != 1 {
+		t.Fatalf("committed %d, replays %d", st.MutationsCommitted, st.MutationReplays)
+	}
+	if v := nextUntil(t, ctx, sub, func(v int64) bool { return v == 1 }); v != 1 {
+		t.Fatal(v)
+	}
+}
+
+// An action in flight during a drop fails with ErrConnectionLost; an
+// action made while offline runs after the reconnect (checklist 25).
+func TestActionsAcrossDrop(t *testing.T) {
+	srv, c, ctx := setup(t)
+	if _, err := c.ActionRaw(ctx, "echo:run", nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stall()
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.ActionRaw(ctx, "echo:run", map[string]any{"x": 1.0})
+		res <- err
+	}()
+	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.ActionsRun == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	srv.Refuse(true) // keep the client offline
+	srv.DropAll()
+	srv.Resume()
+	if _, err := c.WaitForState(ctx, func(s ConnectionState) bool { return s == Reconnecting }); err != nil {
+		t.Fatal(err)
+	}
+	queued := make(chan error, 1)
+	go func() {
+		v, err := Action[map[string]float64](ctx, c, "echo:run", map[string]any{"y": 2.0})
+		if err == nil && v["y"] != 2 {
+			err = errors.New("wrong echo")
+		}
+		queued <- err
+	}()
+	srv.Refuse(false)
+	if err := <-res; !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("in-flight action = %v, want ErrConnectionLost", err)
+	}
+	if err := <-queued; err != nil {
+		t.Fatalf("queued action = %v", err)
+	}
+}
+
+// A Transition from the wrong start version, or a frame that is not
+// JSON, makes the client re-sync on a new socket (checklist 20).
+func TestProtocolErrorsReconnect(t *testing.T) {
+	for name, inject := range map[string]func(*testserver.Server) int{
+		"version gap":   (*testserver.Server).InjectVersionGap,
+		"corrupt frame": (*testserver.Server).InjectCorruptFrame,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, c, ctx := setup(t)
+			sub, err := Subscribe[int64](ctx, c, "counter:get", map[string]any{"name": "g"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			if _, err := sub.Next(ctx); err != nil {
+				t.Fatal(err)
+			}
+			opened := srv.Stats().SocketsOpened
+			inject(srv)
+			if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "g"}); err != nil {
+				t.Fatal(err)
+			}
+			if v := nextUntil(t, ctx, sub, func(v int64) bool { return v == 1 }); v != 1 {
+				t.Fatal(v)
+			}
+			if srv.Stats().SocketsOpened == opened {
+				t.Fatal("the client did not reconnect")
+			}
+		})
+	}
+}
+
+// FatalError stops the client for good (checklist 30).
+func TestFatalErrorStops(t *testing.T) {
+	srv, c, ctx := setup(t)
+	sub, err := c.SubscribeRaw(ctx, "counter:get", map[string]any{"name": "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFatalError("BaseVersionMismatch: test")
+	_, err = sub.Next(ctx)
+	var fe *FatalError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "BaseVersionMismatch") {
+		t.Fatalf("Next after FatalError = %v", err)
+	}
+	if _, err := c.WaitForState(ctx, func(s ConnectionState) bool { return s == Stopped }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.MutationRaw(ctx, "counter:increment", map[string]any{"name": "f"}); !errors.As(err, &fe) {
+		t.Fatalf("mutation after FatalError = %v", err)
+	}
+	opened := srv.Stats().SocketsOpened
+	// No further connection attempts: the state stays Stopped.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.WaitForState(short, func(s ConnectionState) bool { return s != Stopped }); err == nil {
+		t.Fatal("the client left the Stopped state")
+	}
+	if srv.Stats().SocketsOpened != opened {
+		t.Fatal("the client reconnected after a FatalError")
+	}
+}
+
+// With no message for the inactivity timeout, the client reconnects with
+// lastCloseReason InactiveServer (checklist 28).
+func TestInactivityReconnect(t *testing.T) {
+	srv, c, ctx := setup(t, WithInactivityTimeout(200*time.Millisecond))
+	if _, err := c.QueryRaw(ctx, "counter:get", map[string]any{"name": "i0"}, ViaSocket()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stall() // silence, without closing the socket
+	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.SocketsOpened >= 2 }); err != nil {
+		t.Fatal(err)
+	}
+	srv.Resume()
+	if _, err := c.QueryRaw(ctx, "counter:get", map[string]any{"name": "i"}, ViaSocket()); err != nil {
+		t.Fatal(err)
+	}
+	cs := connects(srv)
+	if len(cs) < 2 || cs[1].LastCloseReason == nil || *cs[1].LastCloseReason != "InactiveServer" {
+		t.Fatalf("second Connect = %+v", cs[len(cs)-1])
+	}
+}
+
+// A Transition split into TransitionChunks is reassembled (checklist 31).
+func TestChunkedTransitions(t *testing.T) {
+	srv := testserver.NewDemo(testserver.WithForceChunking(true), testserver.WithTransitionChunkSize(64))
+	defer srv.Close()
+	c, err := New(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sub, err := Subscribe[[]message](ctx, c, "messages:list", map[string]any{"channel": "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	body := strings.Repeat("é", 300)
+	if _, err := c.MutationRaw(ctx, "messages:send", map[string]any{"channel": "big", "author": "a", "body": body}); err != nil {
+		t.Fatal(err)
+	}
+	v, err, _ := sub.Latest()
+	if err != nil || len(v) != 1 || v[0].Body != body {
+		t.Fatalf("Latest = %d messages, %v", len(v), err)
+	}
+}
+
+// Subscribing many times to the same query through many goroutines keeps
+// one server subscription.
+func TestConcurrentDedup(t *testing.T) {
+	srv, c, ctx := setup(t)
+	const n = 200
+	errs := make(chan error, n)
+	subs := make(chan *RawSubscription, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			s, err := c.SubscribeRaw(ctx, "counter:get", map[string]any{"name": "shared"})
+			if err == nil {
+				_, err = s.Next(ctx)
+			}
+			errs <- err
+			subs <- s
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.Stats().Adds; got != 1 {
+		t.Fatalf("server received %d Adds for one query", got)
+	}
+	for i := 0; i < n; i++ {
+		(<-subs).Close()
+	}
+	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.Removes == 1 && s.LiveQueries == 0 }); err != nil {
+		t.Fatalf("%v: %+v", err, srv.Stats())
+	}
+}
