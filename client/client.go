@@ -177,7 +177,8 @@ func encodeArgs(kind, path string, args any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// backoffFor builds the reconnect backoff with the configured random source.
+// newBackoff builds the reconnect backoff with the configured random
+// source and scale.
 func (c *Client) newBackoff() *backoff.Backoff {
-	return backoff.New(c.cfg.rand)
+	return backoff.New(c.cfg.rand).Scaled(c.cfg.backoffScale)
 }

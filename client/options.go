@@ -18,7 +18,7 @@ type config struct {
 	writeTimeout      time.Duration
 	onStateChange     func(ConnectionState)
 	rand              func() float64
-	token             string
+	backoffScale      float64
 }
 
 func defaultConfig() config {
@@ -95,6 +95,14 @@ func WithStateChange(f func(ConnectionState)) Option {
 func withRand(f func() float64) Option {
 	return func(c *config) error {
 		c.rand = f
+		return nil
+	}
+}
+
+// withBackoffScale shortens reconnect delays (tests).
+func withBackoffScale(f float64) Option {
+	return func(c *config) error {
+		c.backoffScale = f
 		return nil
 	}
 }

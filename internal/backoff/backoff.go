@@ -69,6 +69,7 @@ func InitialDelay(c Cause) time.Duration {
 type Backoff struct {
 	rnd     func() float64
 	retries int
+	scale   float64
 }
 
 // New returns a Backoff drawing jitter from rnd, a source of numbers in
@@ -77,7 +78,16 @@ func New(rnd func() float64) *Backoff {
 	if rnd == nil {
 		rnd = rand.Float64
 	}
-	return &Backoff{rnd: rnd}
+	return &Backoff{rnd: rnd, scale: 1}
+}
+
+// Scaled multiplies every delay by f (tests use it to run many reconnects
+// quickly); f must be positive.
+func (b *Backoff) Scaled(f float64) *Backoff {
+	if f > 0 {
+		b.scale = f
+	}
+	return b
 }
 
 // Next returns the delay before the next attempt and counts the attempt:
@@ -93,7 +103,7 @@ func (b *Backoff) Next(c Cause) time.Duration {
 	if f < 0 || f >= 1 {
 		f = 0.5
 	}
-	return time.Duration(float64(d) * (0.5 + f))
+	return time.Duration(float64(d) * (0.5 + f) * b.scale)
 }
 
 // Reset starts counting from zero again, after the client re-synced.

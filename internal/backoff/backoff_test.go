@@ -87,3 +87,13 @@ func TestJitterBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestScaled(t *testing.T) {
+	b := New(fixed(0.5)).Scaled(0.01)
+	if got := b.Next(Cause{}); got != 10*time.Millisecond {
+		t.Errorf("scaled first delay = %v", got)
+	}
+	if got := New(fixed(0.5)).Scaled(-1).Next(Cause{}); got != time.Second {
+		t.Errorf("a non-positive scale changed the delay: %v", got)
+	}
+}
