@@ -37,7 +37,38 @@ type liveQuery struct {
 	id   protocol.QueryID
 	path string
 	subs map[*RawSubscription]struct{}
-	last *result // latest result, handed at once to new subscribers
+	sets map[*SnapshotSubscription]int // snapshot subscriptions using it, with counts
+	last *result                       // latest result, handed at once to new subscribers
+}
+
+// query returns the liveQuery for id, creating it.
+func (o *owner) query(id protocol.QueryID, path string) *liveQuery {
+	q := o.queries[id]
+	if q == nil {
+		q = &liveQuery{id: id, path: path, subs: make(map[*RawSubscription]struct{}),
+			sets: make(map[*SnapshotSubscription]int)}
+		o.queries[id] = q
+	}
+	return q
+}
+
+// forgetIfUnused drops the local record of a query nobody uses.
+func (o *owner) forgetIfUnused(q *liveQuery) {
+	if len(q.subs) == 0 && len(q.sets) == 0 {
+		delete(o.queries, q.id)
+	}
+}
+
+// closeAll ends every subscriber with err.
+func (o *owner) closeAll(err error) {
+	for _, q := range o.queries {
+		for s := range q.subs {
+			s.box.Close(err)
+		}
+		for s := range q.sets {
+			s.box.Close(err)
+		}
+	}
 }
 
 // waiter is a caller waiting for a mutation or action.
@@ -87,11 +118,7 @@ func (o *owner) shutdown() {
 		o.retry.Stop()
 	}
 	o.dropConn("client closed", true)
-	for _, q := range o.queries {
-		for s := range q.subs {
-			s.box.Close(ErrClosed)
-		}
-	}
+	o.closeAll(ErrClosed)
 	for id, w := range o.waiters {
 		w.reply <- callResult{err: ErrClosed}
 		delete(o.waiters, id)
@@ -128,11 +155,7 @@ func (o *owner) subscribe(s *RawSubscription, args json.RawMessage) error {
 		return o.stopErr
 	}
 	id, _, _ := o.engine.Subscribe(s.path, args, nil)
-	q := o.queries[id]
-	if q == nil {
-		q = &liveQuery{id: id, path: s.path, subs: make(map[*RawSubscription]struct{})}
-		o.queries[id] = q
-	}
+	q := o.query(id, s.path)
 	q.subs[s] = struct{}{}
 	if q.last != nil {
 		s.box.Put(*q.last)
@@ -154,9 +177,7 @@ func (o *owner) unsubscribe(s *RawSubscription) {
 	}
 	delete(q.subs, s)
 	o.engine.Unsubscribe(s.token)
-	if len(q.subs) == 0 {
-		delete(o.queries, id)
-	}
+	o.forgetIfUnused(q)
 }
 
 func (o *owner) request(kind, path string, args json.RawMessage, reply chan callResult) {
@@ -268,11 +289,7 @@ func (o *owner) stop(err error) {
 	o.stopErr = err
 	o.dropConn("FatalError", false)
 	o.c.state.set(Stopped)
-	for _, q := range o.queries {
-		for s := range q.subs {
-			s.box.Close(err)
-		}
-	}
+	o.closeAll(err)
 	for id, w := range o.waiters {
 		w.reply <- callResult{err: err}
 		delete(o.waiters, id)

@@ -18,8 +18,20 @@ func (o *owner) receive(msg protocol.ServerMessage) {
 		o.connLost(reconnectReason(err), true)
 		return
 	}
+	var sets map[*SnapshotSubscription]bool
 	for _, id := range ev.ChangedQueries {
 		o.deliver(id)
+		if q := o.queries[id]; q != nil {
+			for s := range q.sets {
+				if sets == nil {
+					sets = map[*SnapshotSubscription]bool{}
+				}
+				sets[s] = true
+			}
+		}
+	}
+	for s := range sets {
+		o.deliverSnapshot(s)
 	}
 	for _, done := range ev.Completed {
 		o.complete(done)
