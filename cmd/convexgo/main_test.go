@@ -77,7 +77,9 @@ func TestDevAndToken(t *testing.T) {
 	defer cancel()
 	var out, errb syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"dev", "--port", "0", "--keys-dir", dir, "--test-endpoints"}, &out, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"dev", "--port", "0", "--keys-dir", dir, "--test-endpoints"}, &out, &errb)
+	}()
 
 	url := waitForURL(t, &out)
 	for _, name := range []string{privateKeyName, keyInfoName, jwksName} {
