@@ -1,23 +1,260 @@
 package client
 
-import "context"
+import (
+	"context"
+	"time"
 
-// SetAuthToken sets the user token (a JWT) the client sends: on the socket
-// now and after every reconnect, and as the Bearer token of one-shot HTTP
-// queries. An empty token signs out. The deployment validates the token;
-// a rejected token is reported by the deployment closing the socket, after
-// which the client reconnects without it.
+	"github.com/convexgo/convex/tokenprovider"
+)
+
+// maxAuthAttempts is how many fresh tokens in a row the deployment may
+// reject before the client gives up and continues unauthenticated.
+const maxAuthAttempts = 2
+
+// DefaultRefreshLeeway is how long before the end of a token's life the
+// client fetches the next one.
+const DefaultRefreshLeeway = 10 * time.Second
+
+// SetAuth makes the client authenticate with tokens from p. It fetches the
+// first token before it returns, so subscriptions made after SetAuth go
+// out under that identity. Then, as the official client does:
+//
+//   - the token is sent on every (re)connect;
+//   - once the deployment confirms it, one forced refresh is fetched (a
+//     tokenprovider.Cache answers it without a fetch), and a refresh is
+//     scheduled ahead of the token's expiry (its lifetime exp - iat less 10
+//     seconds);
+//   - when the deployment rejects a token, one forced fetch follows and
+//     the client reconnects with the new token; after 2 rejected tokens in
+//     a row, or an empty or unchanged token, it gives up and continues
+//     unauthenticated;
+//   - one-shot HTTP queries send the current token as a Bearer token.
+//
+// onChange, if not nil, is called with true when the deployment first
+// confirms a token and with false once each time authentication is lost
+// (the application can then sign the user in again, or stop). Calls are
+// serial and never made on the goroutine that drives the connection.
+//
+// If p has methods Confirm(token string) and Reject(token string), as
+// tokenprovider.Cache does, the client tells it which tokens the
+// deployment accepted and refused.
+func (c *Client) SetAuth(ctx context.Context, p tokenprovider.Provider, onChange func(authenticated bool)) error {
+	tok, err := p.Token(ctx, false)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, func(o *owner) { o.setAuth(p, onChange, tok) })
+}
+
+// SetAuthToken authenticates with a fixed token; an empty token signs out.
+// It is SetAuth with a provider that always returns token.
 func (c *Client) SetAuthToken(ctx context.Context, token string) error {
+	if token == "" {
+		return c.ClearAuth(ctx)
+	}
+	return c.SetAuth(ctx, tokenprovider.Func(func(context.Context, bool) (string, error) { return token, nil }), nil)
+}
+
+// ClearAuth signs out: the deployment is told, later connections carry no
+// token, and scheduled refreshes stop.
+func (c *Client) ClearAuth(ctx context.Context) error {
 	return c.do(ctx, func(o *owner) {
-		c.authToken.Store(&token)
-		o.engine.SetAuth(token)
+		if o.auth != nil {
+			o.auth.stop()
+			o.auth = nil
+		}
+		c.authToken.Store(nil)
+		o.engine.ClearAuth()
 	})
 }
 
 // currentToken returns the token one-shot HTTP calls send.
-func (c *Client) currentToken(ctx context.Context) (string, error) {
+func (c *Client) currentToken(context.Context) (string, error) {
 	if t := c.authToken.Load(); t != nil {
 		return *t, nil
 	}
 	return "", nil
+}
+
+// authState is the owner's token state machine.
+type authState struct {
+	provider tokenprovider.Provider
+	onChange func(bool)
+	gen      uint64 // identifies this SetAuth; older fetch results are dropped
+
+	token     string
+	authed    bool // last state reported to onChange
+	reported  bool // onChange was called at least once
+	waiting   bool // a token was sent and awaits confirmation
+	fromFirst bool // the confirmed token is the first one: refetch forced
+	attempts  int  // consecutive rejected fresh tokens
+	fetching  bool
+	refresh   *time.Timer
+}
+
+func (a *authState) stop() {
+	if a.refresh != nil {
+		a.refresh.Stop()
+		a.refresh = nil
+	}
+}
+
+// authFetch is the outcome of a token fetch made off the owner goroutine.
+type authFetch struct {
+	gen         uint64
+	token       string
+	err         error
+	afterReject bool
+}
+
+func (o *owner) setAuth(p tokenprovider.Provider, onChange func(bool), tok string) {
+	if o.auth != nil {
+		o.auth.stop()
+	}
+	o.authGen++
+	o.auth = &authState{provider: p, onChange: onChange, gen: o.authGen, fromFirst: true}
+	if tok == "" {
+		o.c.authToken.Store(nil)
+		o.engine.ClearAuth()
+		o.fetchToken(false)
+		return
+	}
+	o.useToken(tok)
+}
+
+// useToken sends tok to the deployment.
+func (o *owner) useToken(tok string) {
+	a := o.auth
+	a.token, a.waiting = tok, true
+	o.c.authToken.Store(&tok)
+	o.engine.SetAuth(tok)
+}
+
+// fetchToken asks the provider for a forced refresh on a goroutine of its
+// own; the result comes back through o.authResults.
+func (o *owner) fetchToken(afterReject bool) {
+	a := o.auth
+	if a == nil || a.fetching {
+		return
+	}
+	a.fetching = true
+	gen, p := a.gen, a.provider
+	o.c.wg.Add(1)
+	go func() {
+		defer o.c.wg.Done()
+		tok, err := p.Token(o.c.lifetime, true)
+		select {
+		case o.authResults <- authFetch{gen: gen, token: tok, err: err, afterReject: afterReject}:
+		case <-o.c.lifetime.Done():
+		}
+	}()
+}
+
+func (o *owner) handleAuthFetch(r authFetch) {
+	a := o.auth
+	if a == nil || r.gen != a.gen {
+		return
+	}
+	a.fetching = false
+	switch {
+	case r.err != nil:
+		o.c.log.Warn("convex: fetching an auth token failed", "err", r.err)
+		if r.afterReject {
+			o.loseAuth()
+		}
+	case r.token == "":
+		o.loseAuth()
+	case r.token == a.token:
+		if r.afterReject {
+			o.loseAuth() // the provider has nothing better than the rejected token
+		}
+		// Otherwise the provider returned the confirmed token again: no
+		// refresh can be scheduled from it, as in the official client.
+	default:
+		o.useToken(r.token)
+	}
+}
+
+// authConfirmed runs when a Transition raised the identity version.
+func (o *owner) authConfirmed() {
+	a := o.auth
+	if a == nil || !a.waiting {
+		return
+	}
+	a.waiting = false
+	if c, ok := a.provider.(interface{ Confirm(string) }); ok {
+		c.Confirm(a.token)
+	}
+	if !a.authed {
+		a.authed = true
+		o.notifyAuth(a, true)
+	}
+	if a.fromFirst {
+		a.fromFirst = false
+		o.fetchToken(false)
+		return
+	}
+	a.attempts = 0
+	a.stop()
+	if d, ok := tokenprovider.RefreshDelay(a.token, DefaultRefreshLeeway); ok {
+		a.refresh = time.NewTimer(d)
+	}
+}
+
+// authRejected runs on an AuthError from the deployment.
+func (o *owner) authRejected(base uint32, attempted bool) {
+	a := o.auth
+	if a == nil {
+		return
+	}
+	if !attempted && a.waiting {
+		return // about the old identity; the new token is on its way
+	}
+	if int(base)+1 < int(o.engine.IdentityVersion()) {
+		return // about an older attempt
+	}
+	if r, ok := a.provider.(interface{ Reject(string) }); ok {
+		r.Reject(a.token)
+	}
+	if a.attempts >= maxAuthAttempts {
+		o.c.log.Warn("convex: failed to authenticate; check the deployment's auth config")
+		o.loseAuth()
+		return
+	}
+	a.attempts++
+	a.waiting = false
+	// Reconnect without the rejected token; the fresh one follows.
+	o.c.authToken.Store(nil)
+	o.engine.ClearAuth()
+	o.fetchToken(true)
+}
+
+// loseAuth continues unauthenticated and tells the application once.
+func (o *owner) loseAuth() {
+	a := o.auth
+	a.stop()
+	a.token, a.waiting = "", false
+	o.c.authToken.Store(nil)
+	o.engine.ClearAuth()
+	if a.authed || !a.reported {
+		a.authed = false
+		o.notifyAuth(a, false)
+	}
+}
+
+func (o *owner) notifyAuth(a *authState, ok bool) {
+	a.reported = true
+	if a.onChange == nil {
+		return
+	}
+	f := a.onChange
+	o.c.callbacks.add(func() { f(ok) })
+}
+
+// refreshTimer returns the channel of the scheduled refresh, or nil.
+func (o *owner) refreshTimer() <-chan time.Time {
+	if o.auth == nil || o.auth.refresh == nil {
+		return nil
+	}
+	return o.auth.refresh.C
 }

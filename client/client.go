@@ -42,6 +42,7 @@ type Client struct {
 	wg        sync.WaitGroup    // every goroutine the client started
 	closeOnce sync.Once
 	state     *stateNotifier
+	callbacks *callbackQueue
 	authToken atomic.Pointer[string]
 }
 
@@ -84,13 +85,18 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 		cmds:       make(chan func(*owner)),
 		ownerDone:  make(chan struct{}),
 		state:      newStateNotifier(),
+		callbacks:  newCallbackQueue(),
 	}
 	c.lifetime, c.cancel = context.WithCancel(context.Background())
 	o := newOwner(c, newSessionID())
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go func() {
 		defer c.wg.Done()
 		c.state.run(cfg.onStateChange, c.ownerDone)
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.callbacks.run(c.ownerDone)
 	}()
 	go func() {
 		defer c.wg.Done()

@@ -30,6 +30,10 @@ type owner struct {
 	dialing bool
 
 	stopErr error // set once the client stopped for good (FatalError)
+
+	auth        *authState // nil without SetAuth
+	authGen     uint64
+	authResults chan authFetch
 }
 
 // liveQuery is one distinct query and its local subscribers.
@@ -79,12 +83,13 @@ type waiter struct {
 
 func newOwner(c *Client, sessionID string) *owner {
 	return &owner{
-		c:       c,
-		engine:  subscription.New(sessionID),
-		queries: make(map[protocol.QueryID]*liveQuery),
-		waiters: make(map[protocol.RequestID]*waiter),
-		events:  make(chan connEvent),
-		backoff: c.newBackoff(),
+		c:           c,
+		engine:      subscription.New(sessionID),
+		queries:     make(map[protocol.QueryID]*liveQuery),
+		waiters:     make(map[protocol.RequestID]*waiter),
+		events:      make(chan connEvent),
+		authResults: make(chan authFetch),
+		backoff:     c.newBackoff(),
 	}
 }
 
@@ -103,6 +108,11 @@ func (o *owner) run() {
 		case <-retry:
 			o.retry = nil
 			o.dial()
+		case r := <-o.authResults:
+			o.handleAuthFetch(r)
+		case <-o.refreshTimer():
+			o.auth.refresh = nil
+			o.fetchToken(false)
 		case <-o.c.lifetime.Done():
 			o.shutdown()
 			return
@@ -116,6 +126,9 @@ func (o *owner) shutdown() {
 	o.c.state.set(Closed)
 	if o.retry != nil {
 		o.retry.Stop()
+	}
+	if o.auth != nil {
+		o.auth.stop()
 	}
 	o.dropConn("client closed", true)
 	o.closeAll(ErrClosed)

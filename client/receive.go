@@ -40,15 +40,17 @@ func (o *owner) receive(msg protocol.ServerMessage) {
 		o.stop(&FatalError{Message: ev.Fatal.Error})
 		return
 	}
+	if ev.AuthConfirmed {
+		o.authConfirmed()
+	}
 	if ev.AuthError != nil {
-		// The deployment closes the socket after an AuthError. Without a
-		// way to fetch a new token, re-sending the rejected one would only
-		// be rejected again, so the client continues unauthenticated.
+		// The deployment closes the socket after an AuthError.
 		o.c.log.Warn("convex: deployment rejected the auth token", "err", ev.AuthError.Error)
-		if ev.AuthError.AuthUpdateAttempted || o.engine.Token() != "" {
-			empty := ""
-			o.c.authToken.Store(&empty)
+		if o.auth == nil {
+			o.c.authToken.Store(nil)
 			o.engine.ClearAuth()
+		} else {
+			o.authRejected(uint32(ev.AuthError.BaseVersion), ev.AuthError.AuthUpdateAttempted)
 		}
 	}
 	if o.engine.Synced() {
