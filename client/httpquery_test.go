@@ -1,0 +1,91 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/convexgo/convex/internal/testserver"
+)
+
+// Identical concurrent one-shot queries share one HTTP request; different
+// args do not.
+func TestHTTPQueriesShareOneRequest(t *testing.T) {
+	srv := testserver.NewDemo()
+	defer srv.Close()
+	gate := make(chan struct{})
+	var running atomic.Int64
+	srv.RegisterQuery("slow:get", func(ctx *testserver.QueryCtx, args map[string]any) (any, error) {
+		running.Add(1)
+		select {
+		case <-gate:
+		case <-ctx.Context().Done():
+		}
+		return args["k"], nil
+	})
+	c, err := New(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	const n = 50
+	var wg sync.WaitGroup
+	results := make([]string, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = Query[string](ctx, c, "slow:get", map[string]any{"k": "v"})
+		}()
+	}
+	// Wait for the one request to reach the function, then let a moment
+	// of further callers join it before releasing.
+	for running.Load() == 0 {
+		time.Sleep(time.Millisecond) // polling the server-side counter
+	}
+	close(gate)
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil || results[i] != "v" {
+			t.Fatalf("caller %d: %q, %v", i, results[i], errs[i])
+		}
+	}
+	// Callers that arrived after the request finished may make another;
+	// far fewer than n requests must reach the server.
+	if got := srv.Stats().HTTPRequests; got >= n/2 {
+		t.Fatalf("%d HTTP requests for %d identical concurrent queries", got, n)
+	}
+	if running.Load() != int64(srv.Stats().HTTPRequests) {
+		t.Fatalf("executions %d, requests %d", running.Load(), srv.Stats().HTTPRequests)
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	_, c, ctx := setup(t)
+	// An unknown function is a function error, not an HTTP error.
+	_, err := c.QueryRaw(ctx, "nope:missing", nil)
+	var fe *FunctionError
+	if !errors.As(err, &fe) {
+		t.Fatalf("unknown function = %v", err)
+	}
+	// A bad token is an HTTP 401, classified as an auth error.
+	_, err = c.postFunction(ctx, "/api/query", "query", "auth:whoami", []byte("{}"), "not-a-jwt")
+	var he *HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized || !he.AuthError() {
+		t.Fatalf("bad token over HTTP = %v", err)
+	}
+	// A caller's ctx ends its wait.
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.QueryRaw(short, "counter:get", map[string]any{"name": "x"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled query = %v", err)
+	}
+}
