@@ -1,0 +1,130 @@
+package tokenprovider
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestExpiry(t *testing.T) {
+	iat, exp := t0, t0.Add(time.Hour)
+	enc := base64.RawURLEncoding.EncodeToString
+	cases := []struct {
+		name             string
+		token            string
+		wantIat, wantExp time.Time
+		ok               bool
+	}{
+		{"both", fakeJWT(iat, exp, "u"), iat, exp, true},
+		{"no iat", fakeJWT(time.Time{}, exp, "u"), time.Time{}, exp, true},
+		{"no exp", fakeJWT(iat, time.Time{}, "u"), time.Time{}, time.Time{}, false},
+		{"empty", "", time.Time{}, time.Time{}, false},
+		{"opaque", "not-a-jwt", time.Time{}, time.Time{}, false},
+		{"payload not JSON", enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte("x")) + ".c2ln", time.Time{}, time.Time{}, false},
+		{"exp a string", enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte(`{"exp":"soon"}`)) + ".c2ln", time.Time{}, time.Time{}, false},
+		{"unknown alg", enc([]byte(`{"alg":"XX1"}`)) + "." + enc([]byte(fmt.Sprintf(`{"exp":%d}`, exp.Unix()))) + ".c2ln", time.Time{}, exp, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			gi, ge, ok := Expiry(tc.token)
+			if ok != tc.ok || !gi.Equal(tc.wantIat) || !ge.Equal(tc.wantExp) {
+				t.Errorf("Expiry = %v, %v, %v; want %v, %v, %v", gi, ge, ok, tc.wantIat, tc.wantExp, tc.ok)
+			}
+		})
+	}
+}
+
+func TestRefreshDelay(t *testing.T) {
+	cases := []struct {
+		name   string
+		life   time.Duration
+		noIat  bool
+		leeway time.Duration
+		want   time.Duration
+		ok     bool
+	}{
+		{"one hour", time.Hour, false, DefaultRefreshLeeway, time.Hour - 10*time.Second, true},
+		{"15 s token", 15 * time.Second, false, DefaultRefreshLeeway, 5 * time.Second, true},
+		{"shorter than the leeway: now", 5 * time.Second, false, DefaultRefreshLeeway, 0, true},
+		{"exactly the leeway: now", 10 * time.Second, false, DefaultRefreshLeeway, 0, true},
+		{"3 s with no leeway", 3 * time.Second, false, 0, 3 * time.Second, true},
+		{"2 s: never", 2 * time.Second, false, 0, 0, false},
+		{"1 s: never", time.Second, false, 0, 0, false},
+		{"negative life: never", -time.Hour, false, 0, 0, false},
+		{"a year: capped at 20 days", 365 * 24 * time.Hour, false, DefaultRefreshLeeway, MaxRefreshDelay, true},
+		{"no iat: never", time.Hour, true, DefaultRefreshLeeway, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			iat := t0
+			if tc.noIat {
+				iat = time.Time{}
+			}
+			got, ok := RefreshDelay(fakeJWT(iat, t0.Add(tc.life), "u"), tc.leeway)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("RefreshDelay = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	if _, ok := RefreshDelay(fakeJWT(t0, time.Time{}, "u"), 0); ok {
+		t.Error("a token without exp was scheduled")
+	}
+	if _, ok := RefreshDelay("opaque", 0); ok {
+		t.Error("an opaque token was scheduled")
+	}
+}
+
+type clientAuthError struct{ msg string }
+
+func (e *clientAuthError) Error() string   { return e.msg }
+func (e *clientAuthError) AuthError() bool { return true }
+
+type httpError struct{ status int }
+
+func (e *httpError) Error() string   { return fmt.Sprintf("HTTP %d", e.status) }
+func (e *httpError) AuthError() bool { return e.status == 401 }
+
+func TestIsAuthError(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("network down"), false},
+		{ErrInvalidJWKS, false},
+		{ErrNoSession, false},
+		{ErrExpired, true},
+		{fmt.Errorf("wrapped: %w", ErrBadSignature), true},
+		{fmt.Errorf("%w: %w", ErrUnknownKID, errors.New("jwt")), true},
+		{&clientAuthError{"rejected"}, true},
+		{fmt.Errorf("mutation: %w", &clientAuthError{"rejected"}), true},
+		{&httpError{401}, true},
+		{&httpError{500}, false},
+		{fmt.Errorf("query: %w", &httpError{403}), false},
+		{errors.Join(errors.New("a"), &httpError{401}), true},
+		{errors.Join(errors.New("a"), &httpError{500}), false},
+		{fmt.Errorf("outer: %w", errors.Join(&httpError{500}, fmt.Errorf("x: %w", ErrExpired))), true},
+	}
+	for _, tc := range cases {
+		if got := IsAuthError(tc.err); got != tc.want {
+			t.Errorf("IsAuthError(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestFuncAdapter(t *testing.T) {
+	var p Provider = Func(func(_ context.Context, force bool) (string, error) {
+		if force {
+			return "fresh", nil
+		}
+		return "cached", nil
+	})
+	for force, want := range map[bool]string{false: "cached", true: "fresh"} {
+		if got, err := p.Token(context.Background(), force); got != want || err != nil {
+			t.Errorf("Token(%v) = %q, %v; want %q", force, got, err, want)
+		}
+	}
+}

@@ -1,0 +1,278 @@
+package tokenprovider
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DefaultLeeway is the clock skew a Verifier allows on "exp", "nbf" and
+// "iat", as Convex deployments do.
+const DefaultLeeway = 5 * time.Second
+
+// DefaultAlgorithms are the algorithms a Verifier accepts unless told
+// otherwise, and the only ones it can be told to accept.
+var DefaultAlgorithms = []string{RS256, ES256, EdDSA}
+
+// VerifierOptions configure a Verifier.
+type VerifierOptions struct {
+	// Issuer is the expected "iss". Required. Both it and the token's
+	// "iss" are normalized as Convex does: "https://" is put in front when
+	// there is no scheme, and trailing "/" are ignored.
+	Issuer string
+	// Audience, if set, must be one of the token's "aud" values (Convex's
+	// applicationID). Empty means "aud" is not checked.
+	Audience string
+	// Algorithms is the allow-list of signing algorithms, a subset of
+	// DefaultAlgorithms (the default). "none", HMAC and every other
+	// algorithm are always refused.
+	Algorithms []string
+	// Leeway is the clock skew allowed on "exp", "nbf" and "iat". Zero
+	// means DefaultLeeway; a negative value means none.
+	Leeway time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks Convex custom-JWT tokens against a static key set, with
+// no network call. It is safe for concurrent use.
+//
+// A token is accepted when its header names a "kid" found in the key set;
+// its "alg" is allowed, agrees with the key's "alg" if the key has one and
+// fits the key's type; the signature verifies; "iss" matches the issuer;
+// "aud" contains the audience if one is configured; "exp" is present and
+// not past, and "nbf" and "iat", when present, are not in the future (all
+// with the leeway); and "sub" is present. Each failure is reported with its
+// own sentinel error (ErrUnknownKID, ErrExpired, ...).
+type Verifier struct {
+	keys     *KeySet
+	issuer   string
+	audience string
+	algs     []string
+	parser   *jwt.Parser
+}
+
+// NewVerifier returns a Verifier for the keys in keys. opts.Issuer is
+// required.
+func NewVerifier(keys *KeySet, opts *VerifierOptions) (*Verifier, error) {
+	if keys == nil || len(keys.keys) == 0 {
+		return nil, errors.New("tokenprovider: NewVerifier needs a key set")
+	}
+	if opts == nil || opts.Issuer == "" {
+		return nil, errors.New("tokenprovider: NewVerifier needs an issuer")
+	}
+	algs := opts.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	for _, a := range algs {
+		if !slices.Contains(DefaultAlgorithms, a) {
+			return nil, fmt.Errorf("tokenprovider: algorithm %q cannot be allowed (only %s)", a,
+				strings.Join(DefaultAlgorithms, ", "))
+		}
+	}
+	leeway := orDefault(opts.Leeway, DefaultLeeway)
+	if leeway < 0 {
+		leeway = 0
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	v := &Verifier{
+		keys:     keys,
+		issuer:   normalizeIssuer(opts.Issuer),
+		audience: opts.Audience,
+		algs:     slices.Clone(algs),
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(v.algs),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(now),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithJSONNumber(),
+	)
+	return v, nil
+}
+
+// NewVerifierFromEnv is NewVerifier with the key set read by
+// JWKSFromEnv(DefaultJWKSEnv).
+func NewVerifierFromEnv(opts *VerifierOptions) (*Verifier, error) {
+	keys, err := JWKSFromEnv("")
+	if err != nil {
+		return nil, err
+	}
+	return NewVerifier(keys, opts)
+}
+
+// normalizeIssuer applies Convex's rule: add https:// when there is no
+// scheme, ignore trailing slashes.
+func normalizeIssuer(iss string) string {
+	if !strings.Contains(iss, "://") {
+		iss = "https://" + iss
+	}
+	return strings.TrimRight(iss, "/")
+}
+
+// Claims are the claims of a verified token.
+type Claims struct {
+	Subject   string    // "sub"
+	Issuer    string    // "iss", as written in the token
+	Audience  []string  // "aud"; a single string becomes one element
+	ExpiresAt time.Time // "exp"
+	IssuedAt  time.Time // "iat"; zero when absent
+	NotBefore time.Time // "nbf"; zero when absent
+	ID        string    // "jti"; empty when absent
+	// Custom holds every other claim, decoded from JSON with numbers as
+	// json.Number.
+	Custom map[string]any
+}
+
+// registered are the claims Claims has fields for.
+var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
+
+// header is the part of the JOSE header checked before jwt parses the
+// token.
+type header struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+}
+
+// Verify checks token and returns its claims. The error wraps exactly one
+// of the package's verification sentinels (see Verifier).
+func (v *Verifier) Verify(token string) (*Claims, error) {
+	h, err := readHeader(token)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(v.algs, h.Alg) {
+		return nil, fmt.Errorf("%w: %q", ErrAlgorithmNotAllowed, h.Alg)
+	}
+	if h.Kid == "" {
+		return nil, ErrMissingKID
+	}
+	key, ok := v.keys.keys[h.Kid]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKID, h.Kid)
+	}
+	if key.alg != "" && key.alg != h.Alg {
+		return nil, fmt.Errorf("%w: token alg %s, key %q has alg %s", ErrKeyAlgorithmMismatch, h.Alg, h.Kid, key.alg)
+	}
+	if algFor[key.kty] != h.Alg {
+		return nil, fmt.Errorf("%w: token alg %s, key %q is of type %s", ErrKeyAlgorithmMismatch, h.Alg, h.Kid, key.kty)
+	}
+
+	mc := jwt.MapClaims{}
+	_, err = v.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
+		// The header was decoded twice; make sure both readings agree.
+		if t.Method == nil || t.Method.Alg() != h.Alg {
+			return nil, ErrKeyAlgorithmMismatch
+		}
+		return key.key, nil
+	})
+	if err != nil {
+		return nil, mapJWTError(err)
+	}
+	return v.checkClaims(mc)
+}
+
+// readHeader decodes the JOSE header, so that the algorithm and key id are
+// checked (and reported with their own errors) before any signature work.
+func readHeader(token string) (header, error) {
+	seg, _, ok := strings.Cut(token, ".")
+	if !ok || strings.Count(token, ".") != 2 {
+		return header{}, fmt.Errorf("%w: not three dot-separated segments", ErrMalformedToken)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return header{}, fmt.Errorf("%w: header is not base64url: %v", ErrMalformedToken, err)
+	}
+	var h header
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return header{}, fmt.Errorf("%w: header: %v", ErrMalformedToken, err)
+	}
+	return h, nil
+}
+
+// mapJWTError turns golang-jwt's error into this package's sentinels,
+// keeping jwt's error in the chain.
+func mapJWTError(err error) error {
+	var s error
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, jwt.ErrInvalidType):
+		s = ErrMalformedToken
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		s = ErrBadSignature
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		s = ErrMissingExpiry // exp is the only claim the parser is told to require
+	case errors.Is(err, jwt.ErrTokenExpired):
+		s = ErrExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		s = ErrNotYetValid
+	case errors.Is(err, ErrKeyAlgorithmMismatch):
+		s = ErrKeyAlgorithmMismatch
+	default:
+		s = ErrMalformedToken
+	}
+	return fmt.Errorf("%w: %w", s, err)
+}
+
+// checkClaims does the checks jwt's validator cannot do Convex's way, and
+// builds the result.
+func (v *Verifier) checkClaims(mc jwt.MapClaims) (*Claims, error) {
+	iss, err := mc.GetIssuer()
+	if err != nil {
+		return nil, fmt.Errorf("%w: iss: %w", ErrMalformedToken, err)
+	}
+	if iss == "" {
+		return nil, fmt.Errorf("%w: no iss", ErrWrongIssuer)
+	}
+	if normalizeIssuer(iss) != v.issuer {
+		return nil, fmt.Errorf("%w: %q", ErrWrongIssuer, iss)
+	}
+	aud, err := mc.GetAudience()
+	if err != nil {
+		return nil, fmt.Errorf("%w: aud: %w", ErrMalformedToken, err)
+	}
+	if v.audience != "" && !slices.Contains(aud, v.audience) {
+		return nil, fmt.Errorf("%w: %q", ErrWrongAudience, []string(aud))
+	}
+	sub, err := mc.GetSubject()
+	if err != nil {
+		return nil, fmt.Errorf("%w: sub: %w", ErrMalformedToken, err)
+	}
+	if sub == "" {
+		return nil, ErrMissingSubject
+	}
+	c := &Claims{Subject: sub, Issuer: iss, Audience: aud}
+	// The validator has already read these, so they have valid types.
+	if exp, _ := mc.GetExpirationTime(); exp != nil {
+		c.ExpiresAt = exp.Time
+	}
+	if iat, _ := mc.GetIssuedAt(); iat != nil {
+		c.IssuedAt = iat.Time
+	}
+	if nbf, _ := mc.GetNotBefore(); nbf != nil {
+		c.NotBefore = nbf.Time
+	}
+	if jti, ok := mc["jti"].(string); ok {
+		c.ID = jti
+	}
+	for k, val := range mc {
+		if slices.Contains(registered, k) {
+			continue
+		}
+		if c.Custom == nil {
+			c.Custom = make(map[string]any)
+		}
+		c.Custom[k] = val
+	}
+	return c, nil
+}
