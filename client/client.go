@@ -141,11 +141,15 @@ func (c *Client) WaitForState(ctx context.Context, ok func(ConnectionState) bool
 	}
 }
 
-// do runs f on the owner goroutine. It fails with ErrClosed after Close
-// and with ctx's error if ctx ends first; f never runs in those cases.
+// do runs f on the owner goroutine and returns once it has run. It fails
+// with ErrClosed after Close and with ctx's error if ctx ends first; f
+// never runs in those cases. The owner runs f as soon as it takes it and
+// f never blocks, so the wait is short.
 func (c *Client) do(ctx context.Context, f func(*owner)) error {
+	done := make(chan struct{})
 	select {
-	case c.cmds <- f:
+	case c.cmds <- func(o *owner) { f(o); close(done) }:
+		<-done
 		return nil
 	case <-c.ownerDone:
 		return ErrClosed

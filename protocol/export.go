@@ -13,10 +13,16 @@ import (
 // as a base64 string, NaN and ±Inf as "NaN", "Infinity" and "-Infinity",
 // everything else as plain JSON with object keys sorted.
 func EncodeCleanJSON(v any) ([]byte, error) {
-	return appendClean(nil, v)
+	return appendClean(nil, v, false)
 }
 
-func appendClean(b []byte, v any) ([]byte, error) {
+// EncodeExportJSON writes a decoded Convex value in the "export_json"
+// format: like EncodeCleanJSON, except that Int64 is a plain JSON integer.
+func EncodeExportJSON(v any) ([]byte, error) {
+	return appendClean(nil, v, true)
+}
+
+func appendClean(b []byte, v any, plainInts bool) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -33,6 +39,9 @@ func appendClean(b []byte, v any) ([]byte, error) {
 		}
 		return appendJSONFloat(b, x), nil
 	case int64:
+		if plainInts {
+			return strconv.AppendInt(b, x, 10), nil
+		}
 		b = append(b, '"')
 		b = strconv.AppendInt(b, x, 10)
 		return append(b, '"'), nil
@@ -49,7 +58,7 @@ func appendClean(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendClean(b, e); err != nil {
+			if b, err = appendClean(b, e, plainInts); err != nil {
 				return nil, atIndex(err, i)
 			}
 		}
@@ -68,7 +77,7 @@ func appendClean(b []byte, v any) ([]byte, error) {
 			b = appendQuoted(b, k)
 			b = append(b, ':')
 			var err error
-			if b, err = appendClean(b, x[k]); err != nil {
+			if b, err = appendClean(b, x[k], plainInts); err != nil {
 				return nil, atKey(err, k)
 			}
 		}

@@ -341,6 +341,14 @@ func TestEncodeCleanJSON(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+	got, err = EncodeExportJSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"a":[true],"b":"aGk=","f":1.5,"i":-5,"inf":"Infinity","n":null,"nan":"NaN","ninf":"-Infinity","s":"x"}`
+	if string(got) != want {
+		t.Errorf("export: got  %s\nwant %s", got, want)
+	}
 	if _, err := EncodeCleanJSON(struct{}{}); err == nil {
 		t.Error("EncodeCleanJSON accepted a struct, which is not a decoded value")
 	}

@@ -4,6 +4,8 @@
 //	convexgo demo                 live demo against an embedded deployment
 //	convexgo dev [--port 3210]    serve the embedded test deployment
 //	convexgo token --sub alice    mint a token the dev deployment accepts
+//	convexgo watch PATH [ARGS]    print each new value of a query
+//	convexgo query PATH [ARGS]    run a query once (also: mutation, action)
 //
 // Run "convexgo help" for every flag.
 package main
@@ -44,6 +46,10 @@ func commands() []command {
 		{"demo", "run a live demo against an embedded deployment", runDemo},
 		{"dev", "serve the embedded test deployment", runDev},
 		{"token", "mint a token the dev deployment accepts", runToken},
+		{"watch", "print each new value of a query", runWatch},
+		{"query", "run a query once (over HTTP)", oneShot("query")},
+		{"mutation", "run a mutation", oneShot("mutation")},
+		{"action", "run an action", oneShot("action")},
 	}
 }
 
@@ -66,9 +72,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
 		var ue *usageError
+		var ce *callError
 		switch {
 		case err == nil:
 			return exitOK
+		case errors.As(err, &ce):
+			fmt.Fprintf(stderr, "convexgo %s: %v\n", c.name, err)
+			return ce.code
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
 		case errors.As(err, &ue):
@@ -92,6 +102,9 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "convexgo <command> -h" for a command's flags.`)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit status: 0 ok, 1 the function failed (or another error), 2 bad usage or")
+	fmt.Fprintln(w, "arguments, 3 the deployment refused the credentials, 4 no connection.")
 }
 
 // newFlags makes a flag set whose errors come back as usage errors.
