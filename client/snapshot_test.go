@@ -61,3 +61,26 @@ func TestSubscribeAll(t *testing.T) {
 		t.Fatalf("%v: %+v", err, srv.Stats())
 	}
 }
+
+func TestStats(t *testing.T) {
+	_, c, ctx := setup(t)
+	for i := 0; i < 3; i++ {
+		s, err := c.SubscribeRaw(ctx, "counter:get", map[string]any{"name": "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+	}
+	set, err := c.SubscribeAll(ctx, QuerySpec{"counter:get", map[string]any{"name": "s"}}, QuerySpec{"counter:get", map[string]any{"name": "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	st, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Subscribers != 5 || st.Queries != 2 {
+		t.Fatalf("Stats = %+v, want 5 subscribers over 2 queries", st)
+	}
+}
