@@ -154,6 +154,15 @@ func (c *Cache) cachedLocked(force bool) (string, bool) {
 // fetch asks the provider and stores what it returns, unless a Reject or
 // Clear came in while it ran (gen changed) or it is the rejected token.
 func (c *Cache) fetch(ctx context.Context, gen uint64, force bool) (string, error) {
+	// A fetch that finished between this caller's cache check and the
+	// start of this one may already have left a token that will do.
+	c.mu.Lock()
+	if tok, ok := c.cachedLocked(force); ok && c.gen == gen {
+		c.mu.Unlock()
+		return tok, nil
+	}
+	c.mu.Unlock()
+
 	tok, err := c.p.Token(ctx, force)
 	if err != nil {
 		return "", err

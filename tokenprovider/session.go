@@ -141,7 +141,7 @@ func (c *SessionCache) token(ctx context.Context, session string,
 	if tok, ok := c.lookup(ctx, key); ok {
 		return tok, true, nil
 	}
-	tok, err = c.fetch(ctx, key, fetch)
+	tok, err = c.fetch(ctx, key, fetch, true)
 	return tok, false, err
 }
 
@@ -165,12 +165,19 @@ func (c *SessionCache) lookup(ctx context.Context, key string) (string, bool) {
 }
 
 // fetch calls fetch once for all concurrent callers of the same key and
-// stores the result unless a Clear overlapped it.
-func (c *SessionCache) fetch(ctx context.Context, key string, fetch func(context.Context) (string, error)) (string, error) {
+// stores the result unless a Clear overlapped it. With recheck, the store
+// is read once more first: a fetch that finished between the caller's
+// lookup and the start of this one may have stored a token that will do.
+func (c *SessionCache) fetch(ctx context.Context, key string, fetch func(context.Context) (string, error), recheck bool) (string, error) {
 	c.setMu.RLock()
 	epoch := c.epoch
 	c.setMu.RUnlock()
 	return shared(ctx, &c.group, key, c.timeout, func(fctx context.Context) (string, error) {
+		if recheck {
+			if tok, ok := c.lookup(fctx, key); ok {
+				return tok, nil
+			}
+		}
 		tok, err := fetch(fctx)
 		if err != nil {
 			return "", err
@@ -250,7 +257,7 @@ func (c *SessionCache) Do(ctx context.Context, session string,
 	if derr := c.clear(ctx, key); derr != nil {
 		c.report(fmt.Errorf("tokenprovider: session store Delete: %w", derr))
 	}
-	fresh, ferr := c.fetch(ctx, key, fetch)
+	fresh, ferr := c.fetch(ctx, key, fetch, false)
 	if ferr != nil {
 		return fmt.Errorf("%w (refetching the token failed: %w)", err, ferr)
 	}

@@ -303,7 +303,9 @@ func TestSessionCacheStoreErrorsAreBestEffort(t *testing.T) {
 	if err != nil || tok == "" {
 		t.Fatalf("Token = %q, %v", tok, err)
 	}
-	if len(reported) != 2 || !errors.Is(reported[0], store.getErr) || !errors.Is(reported[1], store.setErr) {
+	// The lookup and the recheck in the fetch both fail, then the write.
+	if len(reported) != 3 || !errors.Is(reported[0], store.getErr) || !errors.Is(reported[1], store.getErr) ||
+		!errors.Is(reported[2], store.setErr) {
 		t.Fatalf("reported %v", reported)
 	}
 }
@@ -445,4 +447,32 @@ func TestSessionCacheDo(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// racingStore misses on its first Get, as if another caller's fetch stored
+// a token just after.
+type racingStore struct {
+	*recordingStore
+	gets  int
+	token string
+}
+
+func (s *racingStore) Get(ctx context.Context, key string) (string, bool, error) {
+	s.gets++
+	if s.gets == 1 {
+		_ = s.MemoryStore.Set(ctx, key, s.token, time.Minute)
+		return "", false, nil
+	}
+	return s.recordingStore.Get(ctx, key)
+}
+
+func TestSessionCacheRechecksStoreBeforeFetching(t *testing.T) {
+	clk := newClock()
+	store := &racingStore{recordingStore: newRecordingStore(clk), token: fakeJWT(clk.Now(), clk.Now().Add(time.Hour), "other")}
+	c := NewSessionCache(&SessionOptions{Store: store, Now: clk.Now})
+	var calls atomic.Int64
+	tok, err := c.Token(context.Background(), session, sessionFetcher(clk, "u", time.Hour, &calls))
+	if err != nil || tok != store.token || calls.Load() != 0 {
+		t.Fatalf("Token = %q, %v after %d fetches; want the stored token and no fetch", tok, err, calls.Load())
+	}
 }
