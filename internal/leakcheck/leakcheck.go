@@ -21,11 +21,13 @@ import (
 	"time"
 )
 
-// Main runs the tests and then checks for leaked goroutines.
-func Main(m *testing.M) {
+// Main runs the tests and then checks for leaked goroutines. ignore lists
+// stack substrings of third-party goroutines known to outlive their
+// owners; say why at the call site.
+func Main(m *testing.M, ignore ...string) {
 	code := m.Run()
 	if code == 0 {
-		if leaks := Wait(5 * time.Second); len(leaks) > 0 {
+		if leaks := filter(Wait(5*time.Second, ignore...), ignore); len(leaks) > 0 {
 			fmt.Fprintf(os.Stderr, "leakcheck: %d goroutine(s) outlived the tests:\n\n%s\n",
 				len(leaks), strings.Join(leaks, "\n\n"))
 			code = 1
@@ -34,12 +36,27 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+func filter(stacks, ignore []string) []string {
+	var out []string
+next:
+	for _, s := range stacks {
+		for _, ig := range ignore {
+			if strings.Contains(s, ig) {
+				continue next
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // Wait polls until no unexpected goroutine remains or the timeout passes,
-// and returns the stacks of those still running.
-func Wait(timeout time.Duration) []string {
+// and returns the stacks of those still running. Stacks containing one of
+// ignore do not count.
+func Wait(timeout time.Duration, ignore ...string) []string {
 	deadline := time.Now().Add(timeout)
 	for {
-		leaks := Interesting()
+		leaks := filter(Interesting(), ignore)
 		if len(leaks) == 0 || time.Now().After(deadline) {
 			return leaks
 		}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/internal/leakcheck"
+	"github.com/convexgo/convex/internal/testserver"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+func TestBotAnswersMentions(t *testing.T) {
+	srv := testserver.NewDemo()
+	defer srv.Close()
+	// A message from before the bot started is not answered.
+	if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "c", "author": "ada", "body": "old @gobot"}); err != nil {
+		t.Fatal(err)
+	}
+	botClient, err := client.New(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer botClient.Close()
+	user, err := client.New(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	botCtx, stopBot := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		done <- (&Bot{Name: "gobot", Channel: "c", Ready: func() { close(ready) }}).Run(botCtx, botClient)
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("bot stopped: %v", err)
+	}
+
+	sub, err := client.Subscribe[[]Message](ctx, user, "messages:list", map[string]any{"channel": "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for i, body := range []string{"hello @gobot how are you", "no mention here", "@GoBot again"} {
+		if _, err := client.Mutation[string](ctx, user, "messages:send",
+			map[string]any{"channel": "c", "author": "ada", "body": body}); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	want := []string{
+		"old @gobot",
+		"hello @gobot how are you",
+		"no mention here",
+		"@GoBot again",
+		`@ada you said "hello how are you"`,
+		`@ada you said "again"`,
+	}
+	var got []Message
+	for {
+		got, err = sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for replies: %v (have %v)", err, got)
+		}
+		if len(got) >= len(want) {
+			break
+		}
+	}
+	stopBot()
+	if err := <-done; err != nil {
+		t.Fatalf("bot: %v", err)
+	}
+	bodies := map[string]int{}
+	for _, m := range got {
+		bodies[m.Body]++
+	}
+	for _, w := range want {
+		if bodies[w] != 1 {
+			t.Errorf("message %q appears %d times; all: %v", w, bodies[w], fmt.Sprint(got))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d messages, want %d: %+v", len(got), len(want), got)
+	}
+}
