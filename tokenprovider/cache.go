@@ -25,8 +25,9 @@ const (
 type CacheOptions struct {
 	// ConfirmWindow is how long after a token was confirmed (by Confirm, or
 	// by Verifier) refresh requests, forced ones included, are answered
-	// with it. Default DefaultConfirmWindow; a negative value turns the
-	// window off.
+	// with it. The window ends sooner if the token's refresh falls due
+	// before (see RefreshDelay). Default DefaultConfirmWindow; a negative
+	// value turns the window off.
 	ConfirmWindow time.Duration
 	// ExpiryMargin is how long before its "exp" a token stops being
 	// served from the cache. Default DefaultExpiryMargin; a negative value
@@ -53,7 +54,8 @@ type CacheOptions struct {
 // "exp" (a token whose "exp" cannot be read is only served inside the
 // confirmation window), and either
 //   - forceRefresh is false, or
-//   - the deployment confirmed the token less than ConfirmWindow ago.
+//   - the deployment confirmed the token less than ConfirmWindow ago, and
+//     its refresh (RefreshDelay from the confirmation) is not yet due.
 //
 // The second case removes the extra fetch the official client makes right
 // after start-up: it asks again, with forceRefresh, as soon as the
@@ -83,9 +85,9 @@ type Cache struct {
 	waiting  func() // test hook: a caller joined a fetch
 
 	mu          sync.Mutex
-	token       string    // the held token; "" when none
-	exp         time.Time // its "exp"; zero when unreadable
-	confirmedAt time.Time // when it was confirmed; zero if never
+	token      string    // the held token; "" when none
+	exp        time.Time // its "exp"; zero when unreadable
+	confirmEnd time.Time // forced requests are answered before this; zero if unconfirmed
 	rejected    string    // the last token passed to Reject
 	gen         uint64    // bumped by Reject and Clear; keys the fetches
 }
@@ -137,7 +139,7 @@ func (c *Cache) cachedLocked(force bool) (string, bool) {
 		return "", false
 	}
 	now := c.now()
-	confirmed := !c.confirmedAt.IsZero() && c.window > 0 && now.Sub(c.confirmedAt) < c.window
+	confirmed := now.Before(c.confirmEnd)
 	if c.exp.IsZero() {
 		if !confirmed {
 			return "", false
@@ -190,16 +192,35 @@ func (c *Cache) fetch(ctx context.Context, gen uint64, force bool) (string, erro
 		c.dropLocked()
 		return "", nil
 	case tok != c.token:
-		c.token, c.exp, c.confirmedAt = tok, exp, time.Time{}
+		c.token, c.exp, c.confirmEnd = tok, exp, time.Time{}
 	}
 	if verified {
-		c.confirmedAt = c.now()
+		c.confirmLocked()
 	}
 	return tok, nil
 }
 
+// confirmLocked opens the confirmation window for the held token. The
+// window closes early when the token's refresh falls due (RefreshDelay with
+// DefaultRefreshLeeway, counted from now, as the client counts it), so the
+// scheduled refresh of a short-lived token is never answered with the token
+// it is meant to replace, whatever the skew between the local clock and the
+// issuer's.
+func (c *Cache) confirmLocked() {
+	if c.window <= 0 {
+		c.confirmEnd = time.Time{}
+		return
+	}
+	now := c.now()
+	end := now.Add(c.window)
+	if d, ok := RefreshDelay(c.token, DefaultRefreshLeeway); ok && now.Add(d).Before(end) {
+		end = now.Add(d)
+	}
+	c.confirmEnd = end
+}
+
 func (c *Cache) dropLocked() {
-	c.token, c.exp, c.confirmedAt = "", time.Time{}, time.Time{}
+	c.token, c.exp, c.confirmEnd = "", time.Time{}, time.Time{}
 }
 
 // Confirm records that the deployment accepted token (a Transition raised
@@ -218,7 +239,7 @@ func (c *Cache) Confirm(token string) {
 	if token != c.token {
 		c.token, c.exp = token, exp
 	}
-	c.confirmedAt = c.now()
+	c.confirmLocked()
 }
 
 // Reject records that the deployment refused token (an AuthError). The

@@ -494,3 +494,30 @@ func TestCacheConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestCacheScheduledRefreshOfShortTokenReachesProvider(t *testing.T) {
+	// The issuer's clock runs 30 s ahead of ours, so by our clock the 15 s
+	// token is far from expiry; its refresh falls due 5 s after
+	// confirmation (RefreshDelay), inside the 10 s window.
+	clk := newClock()
+	p := &fakeProvider{next: func(_ context.Context, n int64, _ bool) (string, error) {
+		iat := clk.Now().Add(30 * time.Second)
+		return fakeJWT(iat, iat.Add(15*time.Second), fmt.Sprint("u-", n)), nil
+	}}
+	c := NewCache(p, &CacheOptions{Now: clk.Now})
+	ctx := context.Background()
+	tok, _ := c.Token(ctx, false)
+	c.Confirm(tok)
+	delay, ok := RefreshDelay(tok, DefaultRefreshLeeway)
+	if !ok || delay != 5*time.Second {
+		t.Fatalf("RefreshDelay = %v, %v", delay, ok)
+	}
+	clk.Advance(delay - time.Millisecond)
+	if got, _ := c.Token(ctx, true); got != tok {
+		t.Fatal("the start-up refresh right after confirmation was not answered from the cache")
+	}
+	clk.Advance(time.Millisecond)
+	if got, _ := c.Token(ctx, true); got == tok || p.calls.Load() != 2 {
+		t.Fatalf("the scheduled refresh was answered with the token it replaces (%d calls)", p.calls.Load())
+	}
+}
