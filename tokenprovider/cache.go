@@ -84,12 +84,12 @@ type Cache struct {
 	group    singleflight.Group
 	waiting  func() // test hook: a caller joined a fetch
 
-	mu          sync.Mutex
+	mu         sync.Mutex
 	token      string    // the held token; "" when none
 	exp        time.Time // its "exp"; zero when unreadable
 	confirmEnd time.Time // forced requests are answered before this; zero if unconfirmed
-	rejected    string    // the last token passed to Reject
-	gen         uint64    // bumped by Reject and Clear; keys the fetches
+	rejected   string    // the last token passed to Reject
+	gen        uint64    // bumped by Reject and Clear; keys the fetches
 }
 
 // NewCache returns a Cache in front of p. opts may be nil.
