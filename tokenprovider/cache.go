@@ -2,6 +2,7 @@ package tokenprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -165,6 +166,9 @@ func (c *Cache) fetch(ctx context.Context, gen uint64, force bool) (string, erro
 	}
 	c.mu.Unlock()
 
+	if c.p == nil {
+		return "", errors.New("tokenprovider: Cache has no Provider")
+	}
 	tok, err := c.p.Token(ctx, force)
 	if err != nil {
 		return "", err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -134,6 +135,9 @@ func (c *SessionCache) token(ctx context.Context, session string,
 	if session == "" {
 		return "", false, ErrNoSession
 	}
+	if fetch == nil {
+		return "", false, errors.New("tokenprovider: SessionCache needs a fetch function")
+	}
 	if err := ctx.Err(); err != nil {
 		return "", false, err
 	}
@@ -245,6 +249,9 @@ func (c *SessionCache) report(err error) {
 func (c *SessionCache) Do(ctx context.Context, session string,
 	fetch func(ctx context.Context) (string, error),
 	call func(ctx context.Context, token string) error) error {
+	if call == nil {
+		return errors.New("tokenprovider: SessionCache.Do needs a call function")
+	}
 	tok, cached, err := c.token(ctx, session, fetch)
 	if err != nil {
 		return err

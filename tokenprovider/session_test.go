@@ -476,3 +476,18 @@ func TestSessionCacheRechecksStoreBeforeFetching(t *testing.T) {
 		t.Fatalf("Token = %q, %v after %d fetches; want the stored token and no fetch", tok, err, calls.Load())
 	}
 }
+
+func TestNilFunctionsAreErrors(t *testing.T) {
+	ctx := context.Background()
+	c := NewSessionCache(nil)
+	if _, err := c.Token(ctx, session, nil); err == nil {
+		t.Error("Token with a nil fetch succeeded")
+	}
+	ok := func(context.Context) (string, error) { return "", nil }
+	if err := c.Do(ctx, session, ok, nil); err == nil {
+		t.Error("Do with a nil call succeeded")
+	}
+	if _, err := NewCache(nil, nil).Token(ctx, false); err == nil {
+		t.Error("a Cache without a Provider returned a token")
+	}
+}
