@@ -34,8 +34,8 @@ type CacheOptions struct {
 	// served from the cache. Default DefaultExpiryMargin; a negative value
 	// means no margin, but a token is never served at or after its "exp".
 	ExpiryMargin time.Duration
-	// FetchTimeout bounds one call of the underlying provider. Default
-	// DefaultFetchTimeout.
+	// FetchTimeout bounds one call of the underlying provider. Zero or
+	// negative means DefaultFetchTimeout.
 	FetchTimeout time.Duration
 	// Verifier, if set, checks every non-empty token the provider returns
 	// before it is cached. A token it accepts counts as confirmed at once;
@@ -103,7 +103,7 @@ func NewCache(p Provider, opts *CacheOptions) *Cache {
 		p:        p,
 		window:   orDefault(o.ConfirmWindow, DefaultConfirmWindow),
 		margin:   max(orDefault(o.ExpiryMargin, DefaultExpiryMargin), 0),
-		timeout:  orDefault(o.FetchTimeout, DefaultFetchTimeout),
+		timeout:  positiveOr(o.FetchTimeout, DefaultFetchTimeout),
 		verifier: o.Verifier,
 		now:      o.Now,
 	}

@@ -50,3 +50,10 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+func positiveOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -36,15 +36,15 @@ type SessionOptions struct {
 	// Store holds the tokens. Default: a new MemoryStore with default
 	// options.
 	Store Store
-	// MaxTTL bounds how long a token is kept. Default
+	// MaxTTL bounds how long a token is kept. Zero or negative means
 	// DefaultSessionMaxTTL.
 	MaxTTL time.Duration
 	// ExpiryMargin is how long before its "exp" a token stops being
 	// served. Default DefaultExpiryMargin; a negative value means no
 	// margin, but a token is never served at or after its "exp".
 	ExpiryMargin time.Duration
-	// FetchTimeout bounds one shared call of a fetch function. Default
-	// DefaultFetchTimeout.
+	// FetchTimeout bounds one shared call of a fetch function. Zero or
+	// negative means DefaultFetchTimeout.
 	FetchTimeout time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -98,9 +98,9 @@ func NewSessionCache(opts *SessionOptions) *SessionCache {
 	}
 	c := &SessionCache{
 		store:   o.Store,
-		maxTTL:  orDefault(o.MaxTTL, DefaultSessionMaxTTL),
+		maxTTL:  positiveOr(o.MaxTTL, DefaultSessionMaxTTL),
 		margin:  max(orDefault(o.ExpiryMargin, DefaultExpiryMargin), 0),
-		timeout: orDefault(o.FetchTimeout, DefaultFetchTimeout),
+		timeout: positiveOr(o.FetchTimeout, DefaultFetchTimeout),
 		now:     o.Now,
 		onErr:   o.OnStoreError,
 	}
