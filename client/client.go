@@ -84,16 +84,12 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 		log:        log,
 		cmds:       make(chan func(*owner)),
 		ownerDone:  make(chan struct{}),
-		state:      newStateNotifier(),
 		callbacks:  newCallbackQueue(),
 	}
+	c.state = newStateNotifier(cfg.onStateChange, c.callbacks)
 	c.lifetime, c.cancel = context.WithCancel(context.Background())
 	o := newOwner(c, newSessionID())
-	c.wg.Add(3)
-	go func() {
-		defer c.wg.Done()
-		c.state.run(cfg.onStateChange, c.ownerDone)
-	}()
+	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
 		c.callbacks.run(c.ownerDone)
@@ -122,8 +118,7 @@ func (c *Client) Close() error {
 
 // ConnectionState returns the current state of the client's WebSocket.
 func (c *Client) ConnectionState() ConnectionState {
-	s, _ := c.state.get()
-	return s
+	return c.state.now()
 }
 
 // WaitForState blocks until the connection state satisfies ok, or ctx ends.

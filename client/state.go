@@ -36,19 +36,19 @@ func (s ConnectionState) String() string {
 	return "unknown"
 }
 
-// stateNotifier delivers state changes to a callback one at a time, in
-// order, from its own goroutine, so the owner never waits on user code.
+// stateNotifier holds the current state, wakes WaitForState callers on a
+// change, and queues the WithStateChange callback on the client's callback
+// queue, so the owner never waits on user code.
 type stateNotifier struct {
-	mu      sync.Mutex
-	queue   []ConnectionState
-	wake    chan struct{}
-	done    chan struct{}
-	current ConnectionState
-	waiters []chan struct{} // closed on the next change
+	mu       sync.Mutex
+	current  ConnectionState
+	changed  chan struct{} // closed and replaced on each change
+	callback func(ConnectionState)
+	queue    *callbackQueue
 }
 
-func newStateNotifier() *stateNotifier {
-	return &stateNotifier{wake: make(chan struct{}, 1), done: make(chan struct{}), current: Connecting}
+func newStateNotifier(callback func(ConnectionState), queue *callbackQueue) *stateNotifier {
+	return &stateNotifier{current: Connecting, changed: make(chan struct{}), callback: callback, queue: queue}
 }
 
 // set records a new state; it never blocks.
@@ -59,54 +59,23 @@ func (n *stateNotifier) set(s ConnectionState) {
 		return
 	}
 	n.current = s
-	n.queue = append(n.queue, s)
-	waiters := n.waiters
-	n.waiters = nil
+	close(n.changed)
+	n.changed = make(chan struct{})
 	n.mu.Unlock()
-	for _, w := range waiters {
-		close(w)
-	}
-	select {
-	case n.wake <- struct{}{}:
-	default:
+	if f := n.callback; f != nil {
+		n.queue.add(func() { f(s) })
 	}
 }
 
+func (n *stateNotifier) now() ConnectionState {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.current
+}
+
+// get returns the state and a channel closed at the next change.
 func (n *stateNotifier) get() (ConnectionState, <-chan struct{}) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	w := make(chan struct{})
-	n.waiters = append(n.waiters, w)
-	return n.current, w
-}
-
-// run calls f for each queued state until stop is closed and the queue is
-// drained.
-func (n *stateNotifier) run(f func(ConnectionState), stop <-chan struct{}) {
-	defer close(n.done)
-	for {
-		n.mu.Lock()
-		q := n.queue
-		n.queue = nil
-		n.mu.Unlock()
-		for _, s := range q {
-			if f != nil {
-				f(s)
-			}
-		}
-		select {
-		case <-n.wake:
-		case <-stop:
-			n.mu.Lock()
-			left := n.queue
-			n.queue = nil
-			n.mu.Unlock()
-			for _, s := range left {
-				if f != nil {
-					f(s)
-				}
-			}
-			return
-		}
-	}
+	return n.current, n.changed
 }
