@@ -187,26 +187,32 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
+// parseCall parses a calling command's flags and its PATH [ARGS_JSON].
+func parseCall(name string, fs *flag.FlagSet, cf *connFlags, args []string, stderr io.Writer) (string, any, error) {
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: convexgo %s [flags] PATH [ARGS_JSON]\n", name)
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return "", nil, err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return "", nil, &usageError{"want PATH and an optional ARGS_JSON"}
+	}
+	path := fs.Arg(0)
+	if err := protocol.ValidateUDFPath(path); err != nil {
+		return "", nil, &usageError{err.Error()}
+	}
+	fargs, err := parseArgs(fs.Arg(1), *cf.ints)
+	return path, fargs, err
+}
+
 func oneShot(kind string) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs := newFlags(kind, stderr)
 		cf := addConnFlags(fs)
 		socket := fs.Bool("socket", false, "query over the WebSocket instead of HTTP")
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "usage: convexgo %s [flags] PATH [ARGS_JSON]\n", kind)
-			fs.PrintDefaults()
-		}
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() < 1 || fs.NArg() > 2 {
-			return &usageError{"want PATH and an optional ARGS_JSON"}
-		}
-		path := fs.Arg(0)
-		if err := protocol.ValidateUDFPath(path); err != nil {
-			return &usageError{err.Error()}
-		}
-		fargs, err := parseArgs(fs.Arg(1), *cf.ints)
+		path, fargs, err := parseCall(kind, fs, cf, args, stderr)
 		if err != nil {
 			return err
 		}
@@ -241,21 +247,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("watch", stderr)
 	cf := addConnFlags(fs)
 	count := fs.Int("count", 0, "exit after this many values (0: run until interrupted)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: convexgo watch [flags] PATH [ARGS_JSON]")
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
-		return &usageError{"want PATH and an optional ARGS_JSON"}
-	}
-	path := fs.Arg(0)
-	if err := protocol.ValidateUDFPath(path); err != nil {
-		return &usageError{err.Error()}
-	}
-	fargs, err := parseArgs(fs.Arg(1), *cf.ints)
+	path, fargs, err := parseCall("watch", fs, cf, args, stderr)
 	if err != nil {
 		return err
 	}
