@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -260,6 +261,11 @@ func (o *owner) handleConnEvent(ev connEvent) {
 		return // from a connection already replaced
 	}
 	if ev.err != nil {
+		if errors.Is(ev.err, transport.ErrMessageTooBig) {
+			o.c.log.Error("convex: a message from the deployment exceeds the read limit; "+
+				"raise it with client.WithReadLimit, or the client will keep reconnecting",
+				"limit", o.c.cfg.readLimit, "err", ev.err)
+		}
 		reason, clientSide := transport.Reason(ev.err)
 		if pe, ok := ev.err.(*protocolError); ok {
 			reason, clientSide = "ProtocolError", true
