@@ -3,7 +3,9 @@ package client
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +274,45 @@ func TestConcurrentDedup(t *testing.T) {
 	}
 	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.Removes == 1 && s.LiveQueries == 0 }); err != nil {
 		t.Fatalf("%v: %+v", err, srv.Stats())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A message over the read limit is reported loudly, not retried silently.
+func TestReadLimitIsReported(t *testing.T) {
+	var logs lockedBuffer
+	srv, c, ctx := setup(t, WithReadLimit(4096), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "big", "author": "a", "body": strings.Repeat("x", 8192)}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.SubscribeRaw(ctx, "messages:list", map[string]any{"channel": "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for !strings.Contains(logs.String(), "exceeds the read limit") {
+		if ctx.Err() != nil {
+			t.Fatalf("no error logged; logs:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the log, bounded by ctx
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("not logged as an error:\n%s", logs.String())
 	}
 }
