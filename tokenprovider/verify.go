@@ -16,9 +16,10 @@ import (
 // "iat", as Convex deployments do.
 const DefaultLeeway = 5 * time.Second
 
-// DefaultAlgorithms are the algorithms a Verifier accepts unless told
-// otherwise, and the only ones it can be told to accept.
-var DefaultAlgorithms = []string{RS256, ES256, EdDSA}
+// supportedAlgorithms are the algorithms a Verifier accepts unless told
+// otherwise, and the only ones it can be told to accept. Unexported, so
+// that no caller can widen the set.
+var supportedAlgorithms = []string{RS256, ES256, EdDSA}
 
 // VerifierOptions configure a Verifier.
 type VerifierOptions struct {
@@ -30,8 +31,8 @@ type VerifierOptions struct {
 	// applicationID). Empty means "aud" is not checked.
 	Audience string
 	// Algorithms is the allow-list of signing algorithms, a subset of
-	// DefaultAlgorithms (the default). "none", HMAC and every other
-	// algorithm are always refused.
+	// RS256, ES256 and EdDSA (all three by default). "none", HMAC and
+	// every other algorithm are always refused.
 	Algorithms []string
 	// Leeway is the clock skew allowed on "exp", "nbf" and "iat". Zero
 	// means DefaultLeeway; a negative value means none.
@@ -69,12 +70,12 @@ func NewVerifier(keys *KeySet, opts *VerifierOptions) (*Verifier, error) {
 	}
 	algs := opts.Algorithms
 	if len(algs) == 0 {
-		algs = DefaultAlgorithms
+		algs = supportedAlgorithms
 	}
 	for _, a := range algs {
-		if !slices.Contains(DefaultAlgorithms, a) {
+		if !slices.Contains(supportedAlgorithms, a) {
 			return nil, fmt.Errorf("tokenprovider: algorithm %q cannot be allowed (only %s)", a,
-				strings.Join(DefaultAlgorithms, ", "))
+				strings.Join(supportedAlgorithms, ", "))
 		}
 	}
 	leeway := orDefault(opts.Leeway, DefaultLeeway)
