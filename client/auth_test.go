@@ -283,3 +283,34 @@ func TestClearAuth(t *testing.T) {
 		t.Fatal("HTTP token kept after ClearAuth")
 	}
 }
+
+// A forced fetch that returns the rejected token again gives up at once
+// (checklist 33).
+func TestRejectedSameTokenGivesUp(t *testing.T) {
+	_, _, c, ctx := authSetup(t)
+	other, err := testserver.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := other.MintToken("mallory", time.Hour, nil)
+	var mu sync.Mutex
+	var calls []bool
+	p := tokenprovider.Func(func(_ context.Context, force bool) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, force)
+		return bad, nil
+	})
+	events := newAuthEvents()
+	if err := c.SetAuth(ctx, p, events.record); err != nil {
+		t.Fatal(err)
+	}
+	if got := events.wait(t, ctx, 1); got[0] {
+		t.Fatalf("onChange = %v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || calls[0] || !calls[1] {
+		t.Fatalf("provider calls (forceRefresh) = %v, want [false true]", calls)
+	}
+}
