@@ -103,19 +103,27 @@ func whoami(t *testing.T, ctx context.Context, s *Subscription[*string], want st
 	})
 }
 
-func TestSetAuthConfirmsAndRefetchesOnce(t *testing.T) {
-	srv, keys, c, ctx := authSetup(t)
-	p := &mintingProvider{t: t, keys: keys, sub: "alice", ttl: time.Hour}
-	events := newAuthEvents()
-	if err := c.SetAuth(ctx, p, events.record); err != nil {
+// signIn sets auth from p and returns a live auth:whoami subscription once
+// it shows want.
+func signIn(t *testing.T, ctx context.Context, c *Client, p tokenprovider.Provider, onChange func(bool), want string) *Subscription[*string] {
+	t.Helper()
+	if err := c.SetAuth(ctx, p, onChange); err != nil {
 		t.Fatal(err)
 	}
 	sub, err := Subscribe[*string](ctx, c, "auth:whoami", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Close()
-	whoami(t, ctx, sub, "alice")
+	t.Cleanup(func() { sub.Close() })
+	whoami(t, ctx, sub, want)
+	return sub
+}
+
+func TestSetAuthConfirmsAndRefetchesOnce(t *testing.T) {
+	srv, keys, c, ctx := authSetup(t)
+	p := &mintingProvider{t: t, keys: keys, sub: "alice", ttl: time.Hour}
+	events := newAuthEvents()
+	signIn(t, ctx, c, p, events.record, "alice")
 	if got := events.wait(t, ctx, 1); !got[0] {
 		t.Fatalf("onChange = %v", got)
 	}
@@ -141,15 +149,7 @@ func TestSetAuthWithValidatedCache(t *testing.T) {
 	p := &mintingProvider{t: t, keys: keys, sub: "bob", ttl: time.Hour}
 	cache := tokenprovider.NewCache(p, nil)
 	events := newAuthEvents()
-	if err := c.SetAuth(ctx, cache, events.record); err != nil {
-		t.Fatal(err)
-	}
-	sub, err := Subscribe[*string](ctx, c, "auth:whoami", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	whoami(t, ctx, sub, "bob")
+	signIn(t, ctx, c, cache, events.record, "bob")
 	events.wait(t, ctx, 1)
 	// Order a round trip after the forced refetch, then count.
 	if _, err := c.QueryRaw(ctx, "counter:get", map[string]any{"name": "x"}, ViaSocket()); err != nil {
@@ -166,15 +166,7 @@ func TestAuthErrorRefetchesOnce(t *testing.T) {
 	srv, keys, c, ctx := authSetup(t)
 	p := &mintingProvider{t: t, keys: keys, sub: "carol", ttl: time.Hour}
 	events := newAuthEvents()
-	if err := c.SetAuth(ctx, p, events.record); err != nil {
-		t.Fatal(err)
-	}
-	sub, err := Subscribe[*string](ctx, c, "auth:whoami", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	whoami(t, ctx, sub, "carol")
+	sub := signIn(t, ctx, c, p, events.record, "carol")
 	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.TokensAccepted >= 2 }); err != nil {
 		t.Fatal(err)
 	}
@@ -239,15 +231,7 @@ func TestScheduledRefresh(t *testing.T) {
 	srv, keys, c, ctx := authSetup(t)
 	// exp - iat = 11 s, so the refresh comes 1 s after confirmation.
 	p := &mintingProvider{t: t, keys: keys, sub: "dave", ttl: 11 * time.Second}
-	if err := c.SetAuth(ctx, p, nil); err != nil {
-		t.Fatal(err)
-	}
-	sub, err := Subscribe[*string](ctx, c, "auth:whoami", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	whoami(t, ctx, sub, "dave")
+	signIn(t, ctx, c, p, nil, "dave")
 	opened := srv.Stats().SocketsOpened
 	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.TokensAccepted >= 3 }); err != nil {
 		t.Fatalf("no scheduled refresh: %v (%+v)", err, srv.Stats())
