@@ -57,6 +57,9 @@ func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawS
 // query that failed returns its *FunctionError; the subscription stays
 // live and a later Next may return a value again. After Close, or once the
 // client is closed or stopped, Next returns ErrClosed or the *FatalError.
+//
+// The returned bytes are shared with every subscriber of the query: read
+// them, do not modify them.
 func (s *RawSubscription) Next(ctx context.Context) (json.RawMessage, error) {
 	r, err := s.box.Next(ctx)
 	if err != nil {
