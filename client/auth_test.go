@@ -298,3 +298,28 @@ func TestRejectedSameTokenGivesUp(t *testing.T) {
 		t.Fatalf("provider calls (forceRefresh) = %v, want [false true]", calls)
 	}
 }
+
+// A provider with no token: one forced retry, then onChange(false).
+func TestNoTokenReportsUnauthenticated(t *testing.T) {
+	_, _, c, ctx := authSetup(t)
+	var mu sync.Mutex
+	var calls []bool
+	p := tokenprovider.Func(func(_ context.Context, force bool) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, force)
+		return "", nil
+	})
+	events := newAuthEvents()
+	if err := c.SetAuth(ctx, p, events.record); err != nil {
+		t.Fatal(err)
+	}
+	if got := events.wait(t, ctx, 1); len(got) != 1 || got[0] {
+		t.Fatalf("onChange = %v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || calls[0] || !calls[1] {
+		t.Fatalf("provider calls (forceRefresh) = %v, want [false true]", calls)
+	}
+}
