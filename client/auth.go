@@ -99,12 +99,22 @@ func (a *authState) stop() {
 	}
 }
 
+// fetchReason says why a token is being fetched.
+type fetchReason int
+
+const (
+	fetchInitial     fetchReason = iota // the provider had no token at SetAuth
+	fetchAfterFirst                     // the first token was confirmed: get a fresh one
+	fetchScheduled                      // the refresh ahead of expiry
+	fetchAfterReject                    // the deployment rejected the token
+)
+
 // authFetch is the outcome of a token fetch made off the owner goroutine.
 type authFetch struct {
-	gen         uint64
-	token       string
-	err         error
-	afterReject bool
+	gen    uint64
+	token  string
+	err    error
+	reason fetchReason
 }
 
 func (o *owner) setAuth(p tokenprovider.Provider, onChange func(bool), tok string) {
@@ -116,7 +126,7 @@ func (o *owner) setAuth(p tokenprovider.Provider, onChange func(bool), tok strin
 	if tok == "" {
 		o.c.authToken.Store(nil)
 		o.engine.ClearAuth()
-		o.fetchToken(false)
+		o.fetchToken(fetchInitial)
 		return
 	}
 	o.useToken(tok)
@@ -132,7 +142,7 @@ func (o *owner) useToken(tok string) {
 
 // fetchToken asks the provider for a forced refresh on a goroutine of its
 // own; the result comes back through o.authResults.
-func (o *owner) fetchToken(afterReject bool) {
+func (o *owner) fetchToken(reason fetchReason) {
 	a := o.auth
 	if a == nil || a.fetching {
 		return
@@ -144,7 +154,7 @@ func (o *owner) fetchToken(afterReject bool) {
 		defer o.c.wg.Done()
 		tok, err := p.Token(o.c.lifetime, true)
 		select {
-		case o.authResults <- authFetch{gen: gen, token: tok, err: err, afterReject: afterReject}:
+		case o.authResults <- authFetch{gen: gen, token: tok, err: err, reason: reason}:
 		case <-o.c.lifetime.Done():
 		}
 	}()
@@ -159,17 +169,22 @@ func (o *owner) handleAuthFetch(r authFetch) {
 	switch {
 	case r.err != nil:
 		o.c.log.Warn("convex: fetching an auth token failed", "err", r.err)
-		if r.afterReject {
+		if r.reason == fetchAfterReject || r.reason == fetchInitial {
 			o.loseAuth()
 		}
 	case r.token == "":
 		o.loseAuth()
 	case r.token == a.token:
-		if r.afterReject {
+		switch r.reason {
+		case fetchAfterReject:
 			o.loseAuth() // the provider has nothing better than the rejected token
+		case fetchAfterFirst:
+			// A validated-token cache answered with the token just
+			// confirmed: keep it, and refresh it ahead of its expiry.
+			o.scheduleRefresh()
 		}
-		// Otherwise the provider returned the confirmed token again: no
-		// refresh can be scheduled from it, as in the official client.
+		// After a scheduled refresh the same token means the provider has
+		// no newer one; the official client schedules nothing more then.
 	default:
 		o.useToken(r.token)
 	}
@@ -191,10 +206,16 @@ func (o *owner) authConfirmed() {
 	}
 	if a.fromFirst {
 		a.fromFirst = false
-		o.fetchToken(false)
+		o.fetchToken(fetchAfterFirst)
 		return
 	}
 	a.attempts = 0
+	o.scheduleRefresh()
+}
+
+// scheduleRefresh arms the refresh ahead of the current token's expiry.
+func (o *owner) scheduleRefresh() {
+	a := o.auth
 	a.stop()
 	if d, ok := tokenprovider.RefreshDelay(a.token, DefaultRefreshLeeway); ok {
 		a.refresh = time.NewTimer(d)
@@ -226,7 +247,7 @@ func (o *owner) authRejected(base uint32, attempted bool) {
 	// Reconnect without the rejected token; the fresh one follows.
 	o.c.authToken.Store(nil)
 	o.engine.ClearAuth()
-	o.fetchToken(true)
+	o.fetchToken(fetchAfterReject)
 }
 
 // loseAuth continues unauthenticated and tells the application once.

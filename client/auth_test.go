@@ -323,3 +323,18 @@ func TestNoTokenReportsUnauthenticated(t *testing.T) {
 		t.Fatalf("provider calls (forceRefresh) = %v, want [false true]", calls)
 	}
 }
+
+// With a validated-token cache, the start-up refetch is answered from the
+// cache and the refresh ahead of expiry still happens.
+func TestValidatedCacheStillRefreshes(t *testing.T) {
+	srv, keys, c, ctx := authSetup(t)
+	// exp - iat = 11 s: the refresh is due 1 s after confirmation.
+	p := &mintingProvider{t: t, keys: keys, sub: "gil", ttl: 11 * time.Second}
+	signIn(t, ctx, c, tokenprovider.NewCache(p, nil), nil, "gil")
+	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.TokensAccepted >= 2 }); err != nil {
+		t.Fatalf("no refresh: %v (%+v)", err, srv.Stats())
+	}
+	if calls := p.Calls(); len(calls) != 2 || calls[0] || !calls[1] {
+		t.Fatalf("provider calls (forceRefresh) = %v, want [false true]", calls)
+	}
+}

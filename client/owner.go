@@ -113,7 +113,7 @@ func (o *owner) run() {
 			o.handleAuthFetch(r)
 		case <-o.refreshTimer():
 			o.auth.refresh = nil
-			o.fetchToken(false)
+			o.fetchToken(fetchScheduled)
 		case <-o.c.lifetime.Done():
 			o.shutdown()
 			return
