@@ -41,6 +41,7 @@ type FunctionError struct {
 // while it ran, and nil otherwise.
 func (e *FunctionError) Unwrap() error { return e.cause }
 
+// Error describes the failure.
 func (e *FunctionError) Error() string {
 	return fmt.Sprintf("convex: %s %s failed: %s", e.Kind, e.Path, e.Message)
 }
@@ -77,6 +78,7 @@ type HTTPError struct {
 	Message    string
 }
 
+// Error describes the failure.
 func (e *HTTPError) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("convex: HTTP %d: %s", e.StatusCode, e.Message)
@@ -94,6 +96,7 @@ type FatalError struct {
 	Message string
 }
 
+// Error describes the failure.
 func (e *FatalError) Error() string { return "convex: fatal error from deployment: " + e.Message }
 
 // AuthError is the deployment rejecting the client's auth token.
@@ -101,6 +104,7 @@ type AuthError struct {
 	Message string
 }
 
+// Error describes the failure.
 func (e *AuthError) Error() string { return "convex: authentication failed: " + e.Message }
 
 // AuthError reports true; tokenprovider.IsAuthError recognises it by this
@@ -114,6 +118,7 @@ type DecodeError struct {
 	Err  error
 }
 
+// Error describes the failure.
 func (e *DecodeError) Error() string {
 	return "convex: decoding result of " + e.Path + ": " + e.Err.Error()
 }

@@ -20,6 +20,7 @@ const (
 	Closed
 )
 
+// String returns the state's name, such as "connected".
 func (s ConnectionState) String() string {
 	switch s {
 	case Connecting:

@@ -74,6 +74,7 @@ type MessageError struct {
 	Err    error // ErrUnknownMessageType, or an underlying decoding error
 }
 
+// Error describes the failure.
 func (e *MessageError) Error() string {
 	what := "message"
 	if e.Type != "" {

@@ -41,6 +41,7 @@ type ValueError struct {
 	Reason string
 }
 
+// Error describes the failure.
 func (e *ValueError) Error() string {
 	if e.Path == "" {
 		return "convex: invalid value: " + e.Reason

@@ -77,6 +77,7 @@ type ReconnectError struct {
 	Detail string
 }
 
+// Error describes the failure.
 func (e *ReconnectError) Error() string {
 	return "convex: " + e.Reason + ": " + e.Detail
 }

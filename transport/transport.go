@@ -128,6 +128,7 @@ type DialError struct {
 	Err        error
 }
 
+// Error describes the failure.
 func (e *DialError) Error() string {
 	if e.StatusCode != 0 {
 		return fmt.Sprintf("convex: connecting: HTTP %d: %v", e.StatusCode, e.Err)
