@@ -148,9 +148,28 @@ func connect(ctx context.Context, cf *connFlags, stderr io.Writer, opts ...clien
 		token = strings.TrimSpace(string(out))
 	}
 	if token != "" {
-		if err := c.SetAuthToken(ctx, token); err != nil {
+		// Wait for the deployment's verdict on the token, so that a refused
+		// token is an auth failure rather than a call made anonymously.
+		verdict := make(chan bool, 1)
+		fixed := tokenprovider.Func(func(context.Context, bool) (string, error) { return token, nil })
+		if err := c.SetAuth(ctx, fixed, func(ok bool) {
+			select {
+			case verdict <- ok:
+			default:
+			}
+		}); err != nil {
 			release()
 			return nil, nil, err
+		}
+		select {
+		case ok := <-verdict:
+			if !ok {
+				release()
+				return nil, nil, &callError{exitAuth, errors.New("the deployment refused the auth token")}
+			}
+		case <-ctx.Done():
+			release()
+			return nil, nil, &callError{exitConnection, fmt.Errorf("no answer from the deployment about the auth token: %w", ctx.Err())}
 		}
 	}
 	return c, release, nil

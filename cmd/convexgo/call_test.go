@@ -17,6 +17,11 @@ func TestCallCommands(t *testing.T) {
 	srv := testserver.NewDemo(testserver.WithAuth(keys.AuthConfig()))
 	defer srv.Close()
 	tok, _ := keys.MintToken("alice", time.Hour, nil)
+	other, err := testserver.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherTok, _ := other.MintToken("alice", time.Hour, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	url := "--url=" + srv.URL()
@@ -42,7 +47,8 @@ func TestCallCommands(t *testing.T) {
 		{"no path", []string{"query", url}, exitUsage, "", "want PATH"},
 		{"auth", []string{"query", url, "--token", tok, "auth:whoami"}, exitOK, "\"alice\"\n", ""},
 		{"token command", []string{"query", url, "--token-command", "echo " + tok, "auth:whoami"}, exitOK, "\"alice\"\n", ""},
-		{"bad token", []string{"query", url, "--token", "not-a-jwt", "auth:whoami"}, exitAuth, "", "401"},
+		{"bad token", []string{"query", url, "--token", "not-a-jwt", "auth:whoami"}, exitAuth, "", "refused the auth token"},
+		{"token signed by another key", []string{"query", url, "--token", otherTok, "auth:whoami"}, exitAuth, "", "refused the auth token"},
 		{"no connection", []string{"query", "--url=http://127.0.0.1:1", "--timeout=5s", "counter:get", `{"name":"n"}`}, exitConnection, "", "connection refused"},
 		{"watch piped", []string{"watch", url, "--count=1", "counter:get", `{"name":"n"}`}, exitOK, "6\n", ""},
 		{"embedded deployment", []string{"query", "--url=", "counter:get", `{"name":"n"}`}, exitOK, "0\n", "embedded test deployment"},
