@@ -114,6 +114,11 @@ type Server struct {
 
 	frameDelay atomic.Int64 // time.Duration applied before every frame
 
+	// afterSocketMutation, if set (by tests, before any socket opens), runs
+	// on a socket's mutation runner after a mutation and before its
+	// response is handed to the socket.
+	afterSocketMutation func()
+
 	statsMu  sync.Mutex
 	stats    Stats
 	statsCh  chan struct{} // closed and replaced on every change

@@ -199,8 +199,13 @@ type syncConn struct {
 	needTransition  bool
 	gap             bool
 	sent            protocol.StateVersion // endVersion of the last Transition
-	checkedTS       protocol.Timestamp    // results are known valid up to here
-	closing         bool
+	// snap is the snapshot the socket's results are synced to. It moves to
+	// the latest one only when advance is set: on a wake (someone else
+	// committed) or when one of the socket's own requests completed. So the
+	// effects of the socket's own mutation appear after its response.
+	snap    *snapshot
+	advance bool
+	closing bool
 }
 
 // liveQuery is one query of a socket's query set.
@@ -306,6 +311,7 @@ func (c *syncConn) ownerLoop() {
 		case f := <-c.events:
 			f() // handlers check c.closing themselves
 		case <-c.wake:
+			c.advance = true
 		}
 		if !c.closing {
 			c.flush()
@@ -328,11 +334,14 @@ func (c *syncConn) mutationLoop() {
 				continue
 			}
 			out := c.runRequest(KindMutation, job)
+			if hook := c.s.afterSocketMutation; hook != nil {
+				hook()
+			}
 			resp := &protocol.MutationResponse{RequestID: job.request, Success: out.err == nil,
 				Result: out.value, ErrorMessage: out.errMsg, ErrorData: out.errData, TS: out.ts, LogLines: out.logLines}
 			c.post(func() {
 				c.send(resp)
-				c.needTransition = true
+				c.needTransition, c.advance = true, true
 			})
 		}
 	}
@@ -513,7 +522,7 @@ func (c *syncConn) onRequest(kind FunctionKind, req protocol.RequestID, path str
 				ErrorMessage: out.errMsg, ErrorData: out.errData, LogLines: out.logLines}
 			c.post(func() {
 				c.send(resp)
-				c.needTransition = true
+				c.needTransition, c.advance = true, true
 			})
 		})
 		return
@@ -525,7 +534,7 @@ func (c *syncConn) onRequest(kind FunctionKind, req protocol.RequestID, path str
 	case c.mutations <- job:
 	default:
 		c.send(&protocol.MutationResponse{RequestID: req, ErrorMessage: "TooManyConcurrentMutations: too many mutations are queued on this connection"})
-		c.needTransition = true
+		c.needTransition, c.advance = true, true
 	}
 }
 
@@ -538,7 +547,12 @@ func (s *Server) expired(ident *Identity) bool {
 // added or removed, a new identity, results changed by commits, or a
 // request that completed (which always gets one, even if empty).
 func (c *syncConn) flush() {
-	snap := c.s.store.current()
+	prev := c.snap
+	if prev == nil || c.advance {
+		c.snap = c.s.store.current()
+		c.advance = false
+	}
+	snap := c.snap
 	toRun := map[protocol.QueryID]bool{}
 	for id := range c.added {
 		toRun[id] = true
@@ -548,8 +562,8 @@ func (c *syncConn) flush() {
 		for id := range c.queries {
 			toRun[id] = true
 		}
-	case snap.ts > c.checkedTS:
-		changed, complete := c.s.store.changedSince(c.checkedTS, snap.ts)
+	case prev != nil && snap.ts > prev.ts:
+		changed, complete := c.s.store.changedSince(prev.ts, snap.ts)
 		for id, q := range c.queries {
 			if !complete || readsAny(q.reads, changed) {
 				toRun[id] = true
@@ -557,7 +571,6 @@ func (c *syncConn) flush() {
 		}
 	}
 	if len(toRun) == 0 && len(c.removed) == 0 && !c.needTransition && !c.gap {
-		c.checkedTS = snap.ts
 		return
 	}
 	if len(toRun) > 0 && c.s.expired(c.identity) {
@@ -583,7 +596,6 @@ func (c *syncConn) flush() {
 	clear(c.added)
 	clear(c.removed)
 	c.identityChanged = false
-	c.checkedTS = snap.ts
 	if len(mods) == 0 && !c.needTransition && !c.gap {
 		return
 	}

@@ -366,6 +366,50 @@ func TestMutationIdempotentAcrossReconnect(t *testing.T) {
 	}
 }
 
+func TestOwnMutationResponseComesBeforeItsEffects(t *testing.T) {
+	s := newDemo(t)
+	c := subscribed(t, s)
+	for i := range 50 {
+		c.mutation(protocol.RequestID(i), "counter:increment", map[string]any{"name": "n"})
+		r := expectMsg[*protocol.MutationResponse](c)
+		tr := c.transition()
+		if len(tr.Modifications) != 1 || decode(t, tr.Modifications[0].Value) != int64(i+1) || tr.EndVersion.TS < r.TS {
+			t.Fatalf("mutation %d: response %+v then %+v", i, r, tr)
+		}
+	}
+}
+
+func TestSocketSnapshotWaitsForOwnMutationResponse(t *testing.T) {
+	s := newDemo(t)
+	committed, release := make(chan struct{}), make(chan struct{})
+	s.afterSocketMutation = func() {
+		committed <- struct{}{}
+		<-release
+	}
+	c := subscribed(t, s)
+	c.mutation(0, "counter:increment", map[string]any{"name": "n"})
+	<-committed
+	// The mutation has committed but its response is held back. A query
+	// added now runs at the socket's snapshot, from before the mutation,
+	// and the existing query is not reported as changed yet.
+	c.modify(1, add(t, 1, "counter:get", map[string]any{"name": "n"}))
+	tr := c.transition()
+	if len(tr.Modifications) != 1 || tr.Modifications[0].QueryID != 1 || decode(t, tr.Modifications[0].Value) != int64(0) {
+		t.Fatalf("before the response: %+v", tr.Modifications)
+	}
+	close(release)
+	r := expectMsg[*protocol.MutationResponse](c)
+	tr = c.transition()
+	if len(tr.Modifications) != 2 || tr.EndVersion.TS < r.TS {
+		t.Fatalf("after the response: %+v", tr)
+	}
+	for _, m := range tr.Modifications {
+		if decode(t, m.Value) != int64(1) {
+			t.Fatalf("after the response: %+v", tr.Modifications)
+		}
+	}
+}
+
 func TestMutationsRunInOrder(t *testing.T) {
 	s := newDemo(t)
 	c := dial(t, s)
