@@ -268,39 +268,10 @@ func TestClearAuth(t *testing.T) {
 	}
 }
 
-// A forced fetch that returns the rejected token again gives up at once
-// (checklist 33).
-func TestRejectedSameTokenGivesUp(t *testing.T) {
-	_, _, c, ctx := authSetup(t)
-	other, err := testserver.GenerateKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad, _ := other.MintToken("mallory", time.Hour, nil)
-	var mu sync.Mutex
-	var calls []bool
-	p := tokenprovider.Func(func(_ context.Context, force bool) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		calls = append(calls, force)
-		return bad, nil
-	})
-	events := newAuthEvents()
-	if err := c.SetAuth(ctx, p, events.record); err != nil {
-		t.Fatal(err)
-	}
-	if got := events.wait(t, ctx, 1); got[0] {
-		t.Fatalf("onChange = %v", got)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(calls) != 2 || calls[0] || !calls[1] {
-		t.Fatalf("provider calls (forceRefresh) = %v, want [false true]", calls)
-	}
-}
-
-// A provider with no token: one forced retry, then onChange(false).
-func TestNoTokenReportsUnauthenticated(t *testing.T) {
+// givesUpAfterOneRetry sets auth from a provider that always returns tok
+// and checks that the client asks once more (forced), then reports the
+// loss once.
+func givesUpAfterOneRetry(t *testing.T, tok string) {
 	_, _, c, ctx := authSetup(t)
 	var mu sync.Mutex
 	var calls []bool
@@ -308,7 +279,7 @@ func TestNoTokenReportsUnauthenticated(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, force)
-		return "", nil
+		return tok, nil
 	})
 	events := newAuthEvents()
 	if err := c.SetAuth(ctx, p, events.record); err != nil {
@@ -323,6 +294,20 @@ func TestNoTokenReportsUnauthenticated(t *testing.T) {
 		t.Fatalf("provider calls (forceRefresh) = %v, want [false true]", calls)
 	}
 }
+
+// A forced fetch that returns the rejected token again gives up at once
+// (checklist 33).
+func TestRejectedSameTokenGivesUp(t *testing.T) {
+	other, err := testserver.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := other.MintToken("mallory", time.Hour, nil)
+	givesUpAfterOneRetry(t, bad)
+}
+
+// A provider with no token: one forced retry, then onChange(false).
+func TestNoTokenReportsUnauthenticated(t *testing.T) { givesUpAfterOneRetry(t, "") }
 
 // With a validated-token cache, the start-up refetch is answered from the
 // cache and the refresh ahead of expiry still happens.
