@@ -10,7 +10,7 @@ import (
 )
 
 // DecodeValue decodes Convex JSON ("convex_encoded_json") into the Go types
-// listed in the package documentation: nil, bool, float64, int64, string,
+// listed in the package documentation: nil, bool, float64, Int64, string,
 // []byte, []any and map[string]any.
 //
 // Every plain JSON number is a float64. A one-key object {"$integer": s},
@@ -104,7 +104,7 @@ func decodeInteger(s string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return int64(binary.LittleEndian.Uint64(b[:])), nil
+	return Int64(binary.LittleEndian.Uint64(b[:])), nil
 }
 
 func decodeFloat(s string) (any, error) {

@@ -38,12 +38,12 @@ func appendClean(b []byte, v any, plainInts bool) ([]byte, error) {
 			return append(b, `"-Infinity"`...), nil
 		}
 		return appendJSONFloat(b, x), nil
-	case int64:
+	case Int64:
 		if plainInts {
-			return strconv.AppendInt(b, x, 10), nil
+			return strconv.AppendInt(b, int64(x), 10), nil
 		}
 		b = append(b, '"')
-		b = strconv.AppendInt(b, x, 10)
+		b = strconv.AppendInt(b, int64(x), 10)
 		return append(b, '"'), nil
 	case string:
 		return appendQuoted(b, x), nil

@@ -11,6 +11,7 @@ type fieldInfo struct {
 	name      string
 	index     []int
 	omitEmpty bool
+	asInt64   bool // `json:",int64"`: integers are Int64, not Float64
 }
 
 var fieldCache sync.Map // reflect.Type -> []fieldInfo
@@ -71,9 +72,10 @@ func structFields(t reflect.Type) []fieldInfo {
 					name = sf.Name
 				}
 				cands = append(cands, candidate{
-					fieldInfo: fieldInfo{name: name, index: index, omitEmpty: hasOption(opts, "omitempty")},
-					depth:     depth,
-					tagged:    tagged,
+					fieldInfo: fieldInfo{name: name, index: index, omitEmpty: hasOption(opts, "omitempty"),
+						asInt64: hasOption(opts, "int64")},
+					depth:  depth,
+					tagged: tagged,
 				})
 			}
 		}
@@ -119,6 +121,24 @@ func structFields(t reflect.Type) []fieldInfo {
 	}
 	fieldCache.Store(t, out)
 	return out
+}
+
+// hasOnlyUnexportedFields reports whether struct type t has fields but
+// none that a Convex object could hold: no exported field and no embedded
+// struct to flatten. Such a struct (time.Time, sync.Mutex) would encode as
+// an empty object and lose its contents; a struct with no fields at all, or
+// whose fields are all tagged "-", is a deliberate empty object.
+func hasOnlyUnexportedFields(t reflect.Type) bool {
+	if t.NumField() == 0 {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if sf.IsExported() || sf.Anonymous {
+			return false
+		}
+	}
+	return true
 }
 
 func hasOption(opts, want string) bool {

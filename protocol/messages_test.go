@@ -98,10 +98,12 @@ func TestQueryToken(t *testing.T) {
 		{token(t, "messages.js:list", nil), token(t, "messages:list", map[string]any{})},
 		{token(t, "messages", nil), token(t, "messages:default", nil)},
 		{token(t, "m:f", map[string]any{"x": map[string]any{"d": 2.0, "c": 1.0}}), token(t, "m:f", json.RawMessage(`{"x":{"c":1,"d":2}}`))},
-		{token(t, "m:f", map[string]any{"n": 1}), token(t, "m:f", map[string]any{"n": int64(1)})},
+		// Plain Go integers are Float64, as JavaScript numbers are.
+		{token(t, "m:f", map[string]any{"n": 1}), token(t, "m:f", map[string]any{"n": 1.0})},
+		{token(t, "m:f", map[string]any{"n": int64(1)}), token(t, "m:f", map[string]any{"n": 1.0})},
 		{token(t, "m:f", struct {
-			N int64 `json:"n"`
-		}{1}), token(t, "m:f", map[string]any{"n": int64(1)})},
+			N int64 `json:"n,int64"`
+		}{1}), token(t, "m:f", map[string]any{"n": Int64(1)})},
 	}
 	for i, p := range same {
 		if p[0] != p[1] {
@@ -109,7 +111,8 @@ func TestQueryToken(t *testing.T) {
 		}
 	}
 	different := [][2]QueryToken{
-		{token(t, "m:f", map[string]any{"n": 1.0}), token(t, "m:f", map[string]any{"n": int64(1)})},
+		{token(t, "m:f", map[string]any{"n": 1.0}), token(t, "m:f", map[string]any{"n": Int64(1)})},
+		{token(t, "m:f", map[string]any{"n": 1}), token(t, "m:f", map[string]any{"n": Int64(1)})},
 		{token(t, "m:f", map[string]any{"n": 0.0}), token(t, "m:f", map[string]any{"n": negZero})},
 		{token(t, "m:f", map[string]any{"a": []any{1.0, 2.0}}), token(t, "m:f", map[string]any{"a": []any{2.0, 1.0}})},
 		{token(t, "m:f", map[string]any{"s": "hi"}), token(t, "m:f", map[string]any{"s": []byte("hi")})},
@@ -134,7 +137,7 @@ func tsp(t Timestamp) *Timestamp {
 
 // Client messages: the examples of section 5 and checklist item 18.
 func TestClientMessagesEncode(t *testing.T) {
-	limit, _ := EncodeArgs(map[string]any{"channel": "general", "limit": int64(100)})
+	limit, _ := EncodeArgs(map[string]any{"channel": "general", "limit": Int64(100)})
 	tests := []struct {
 		name string
 		msg  ClientMessage

@@ -35,7 +35,7 @@ func randomValue(r *rand.Rand, depth int) any {
 		}
 		return r.NormFloat64() * math.Pow(10, float64(r.IntN(40)-20))
 	case 3:
-		return int64(r.Uint64())
+		return Int64(r.Uint64())
 	case 4:
 		return randomString(r)
 	case 5:
@@ -131,18 +131,19 @@ func TestTypedRoundTripProperty(t *testing.T) {
 	type doc struct {
 		ID      string             `json:"_id"`
 		Created float64            `json:"_creationTime"`
-		N       int64              `json:"n"`
+		N       int64              `json:"n,int64"`
+		Exact   Int64              `json:"exact"`
 		Small   int32              `json:"small"`
 		F       float64            `json:"f"`
 		B       []byte             `json:"b"`
 		Tags    []string           `json:"tags"`
 		M       map[string]float64 `json:"m"`
-		Opt     *int64             `json:"opt"`
+		Opt     *int64             `json:"opt,int64"`
 	}
 	for seed := uint64(0); seed < 500; seed++ {
 		r := rand.New(rand.NewPCG(seed, 7))
 		n := int64(r.Uint64())
-		in := doc{ID: randomString(r), Created: r.Float64() * 1e12, N: int64(r.Uint64()), Small: int32(r.Uint32()),
+		in := doc{ID: randomString(r), Created: r.Float64() * 1e12, N: int64(r.Uint64()), Exact: Int64(r.Uint64()), Small: int32(r.Uint32()),
 			F: math.Float64frombits(r.Uint64()), B: []byte(randomString(r)), Tags: []string{randomString(r)},
 			M: map[string]float64{randomKey(r): r.NormFloat64()}}
 		if r.IntN(2) == 0 {

@@ -1,8 +1,10 @@
 package protocol
 
 import (
+	"encoding/json"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -46,8 +48,8 @@ func kindName(v any) string {
 		return "a boolean"
 	case float64:
 		return "a float64"
-	case int64:
-		return "an int64"
+	case Int64:
+		return "an Int64"
 	case string:
 		return "a string"
 	case []byte:
@@ -65,12 +67,29 @@ func mismatch(dst reflect.Value, v any) error {
 }
 
 func assign(dst reflect.Value, v any) error {
-	if dst.Type() == rawMessageType {
+	switch dst.Type() {
+	case rawMessageType:
 		b, err := EncodeValue(v)
 		if err != nil {
 			return err
 		}
 		dst.SetBytes(b)
+		return nil
+	case numberType:
+		return assignNumber(dst, v)
+	case timeType:
+		return errTime()
+	}
+	if dst.CanAddr() && methodsOf(dst.Type())&ptrIsUnmarshaler != 0 {
+		// The counterpart of honouring json.Marshaler when encoding: the
+		// method reads the value's Convex JSON.
+		b, err := EncodeValue(v)
+		if err != nil {
+			return err
+		}
+		if err := dst.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(b); err != nil {
+			return valueErr("%s.UnmarshalJSON: %v", dst.Type(), err)
+		}
 		return nil
 	}
 	switch dst.Kind() {
@@ -122,8 +141,12 @@ func assign(dst reflect.Value, v any) error {
 		switch x := v.(type) {
 		case float64:
 			dst.SetFloat(x)
-		case int64:
-			dst.SetFloat(float64(x))
+		case Int64:
+			f, err := intToFloat(int64(x))
+			if err != nil {
+				return err
+			}
+			dst.SetFloat(f)
 		default:
 			return mismatch(dst, v)
 		}
@@ -229,8 +252,8 @@ func assignStruct(dst reflect.Value, obj map[string]any) error {
 
 func toInt64(v any) (int64, bool) {
 	switch x := v.(type) {
-	case int64:
-		return x, true
+	case Int64:
+		return int64(x), true
 	case float64:
 		if x != math.Trunc(x) || x < -(1<<63) || x >= 1<<63 {
 			return 0, false
@@ -242,8 +265,27 @@ func toInt64(v any) (int64, bool) {
 
 func intErr(dst reflect.Value, v any) error {
 	switch v.(type) {
-	case int64, float64:
+	case Int64, float64:
 		return valueErr("%v does not fit Go type %s", v, dst.Type())
 	}
 	return mismatch(dst, v)
+}
+
+// assignNumber stores a Float64 or an Int64 in a json.Number, as the
+// decimal text JavaScript would print for it.
+func assignNumber(dst reflect.Value, v any) error {
+	switch x := v.(type) {
+	case Int64:
+		dst.SetString(strconv.FormatInt(int64(x), 10))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return valueErr("%v cannot be held by a json.Number", x)
+		}
+		dst.SetString(string(appendJSONFloat(nil, x)))
+	case nil:
+		dst.SetString("")
+	default:
+		return mismatch(dst, v)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -12,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -146,9 +149,19 @@ type encoder struct {
 }
 
 var (
-	rawMessageType = reflect.TypeFor[json.RawMessage]()
-	bytesType      = reflect.TypeFor[[]byte]()
+	rawMessageType    = reflect.TypeFor[json.RawMessage]()
+	int64Type         = reflect.TypeFor[Int64]()
+	numberType        = reflect.TypeFor[json.Number]()
+	timeType          = reflect.TypeFor[time.Time]()
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	unmarshalerType   = reflect.TypeFor[json.Unmarshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )
+
+// errTime is the error for a time.Time, which has no Convex form.
+func errTime() error {
+	return valueErr("time.Time has no Convex form; store a time as a float64 of milliseconds since the Unix epoch (t.UnixMilli()), as Convex's _creationTime is")
+}
 
 // encodeAny handles the decoded-value types without reflection, which is
 // what most arguments and every re-encoded value are made of.
@@ -160,10 +173,18 @@ func (e *encoder) encodeAny(x any, depth int) error {
 		return e.appendString(x)
 	case float64:
 		e.appendFloat(x)
-	case int64:
-		e.appendInt64(x)
-	case int:
+	case Int64:
 		e.appendInt64(int64(x))
+	case int64:
+		return e.appendInteger(x)
+	case int:
+		return e.appendInteger(int64(x))
+	case json.Number:
+		f, err := numberToFloat(x)
+		if err != nil {
+			return err
+		}
+		e.appendFloat(f)
 	case bool:
 		e.buf = strconv.AppendBool(e.buf, x)
 	case []byte:
@@ -236,20 +257,41 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 		e.buf = append(e.buf, "null"...)
 		return nil
 	}
-	if v.Type() == rawMessageType {
+	t := v.Type()
+	switch t {
+	case rawMessageType:
 		return e.encodeRaw(v.Bytes(), depth)
+	case int64Type:
+		e.appendInt64(v.Int())
+		return nil
+	case numberType:
+		f, err := numberToFloat(json.Number(v.String()))
+		if err != nil {
+			return err
+		}
+		e.appendFloat(f)
+		return nil
+	case timeType:
+		return errTime()
+	}
+	if methods := methodsOf(t); methods&(isMarshaler|isTextMarshaler) != 0 ||
+		(v.CanAddr() && methods&(ptrIsMarshaler|ptrIsTextMarshaler) != 0) {
+		return e.encodeMarshaler(v, methods, depth)
+	} else if methods&(ptrIsMarshaler|ptrIsTextMarshaler) != 0 {
+		// encoding/json would silently ignore the method here.
+		return valueErr("%s marshals itself with a pointer receiver, but this value is not addressable; pass a pointer to it (or to the struct holding it)", t)
 	}
 	switch v.Kind() {
 	case reflect.Bool:
 		e.buf = strconv.AppendBool(e.buf, v.Bool())
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		e.appendInt64(v.Int())
+		return e.appendInteger(v.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		u := v.Uint()
-		if u > math.MaxInt64 {
-			return valueErr("unsigned integer %d does not fit in an Int64", u)
+		f, err := uintToFloat(v.Uint())
+		if err != nil {
+			return err
 		}
-		e.appendInt64(int64(u))
+		e.appendFloat(f)
 	case reflect.Float32, reflect.Float64:
 		e.appendFloat(v.Float())
 	case reflect.String:
@@ -305,6 +347,147 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 	return nil
 }
 
+// encodeMarshaler encodes a value whose type implements json.Marshaler
+// (its JSON is read as Convex JSON, as a json.RawMessage is) or else
+// encoding.TextMarshaler (its text is a String), as encoding/json does. A
+// method with a pointer receiver is used only when v is addressable.
+func (e *encoder) encodeMarshaler(v reflect.Value, methods typeMethods, depth int) error {
+	m := v
+	if methods&(isMarshaler|isTextMarshaler) == 0 {
+		m = v.Addr()
+	} else if m.Kind() == reflect.Pointer && m.IsNil() {
+		e.buf = append(e.buf, "null"...)
+		return nil
+	}
+	if jm, ok := m.Interface().(json.Marshaler); ok {
+		raw, err := jm.MarshalJSON()
+		if err != nil {
+			return valueErr("%s.MarshalJSON: %v", v.Type(), err)
+		}
+		return e.encodeRaw(raw, depth)
+	}
+	text, err := m.Interface().(encoding.TextMarshaler).MarshalText()
+	if err != nil {
+		return valueErr("%s.MarshalText: %v", v.Type(), err)
+	}
+	return e.appendString(string(text))
+}
+
+// typeMethods records which of the encoding/json interfaces a type and its
+// pointer implement.
+type typeMethods uint8
+
+const (
+	isMarshaler typeMethods = 1 << iota
+	ptrIsMarshaler
+	isTextMarshaler
+	ptrIsTextMarshaler
+	ptrIsUnmarshaler
+)
+
+var methodCache sync.Map // reflect.Type -> typeMethods
+
+// methodsOf reports, once per type, which marshaling interfaces t and *t
+// implement.
+func methodsOf(t reflect.Type) typeMethods {
+	if m, ok := methodCache.Load(t); ok {
+		return m.(typeMethods)
+	}
+	var m typeMethods
+	pt := reflect.PointerTo(t)
+	if t.Implements(marshalerType) {
+		m |= isMarshaler
+	} else if pt.Implements(marshalerType) {
+		m |= ptrIsMarshaler
+	}
+	if m&(isMarshaler|ptrIsMarshaler) == 0 {
+		if t.Implements(textMarshalerType) {
+			m |= isTextMarshaler
+		} else if pt.Implements(textMarshalerType) {
+			m |= ptrIsTextMarshaler
+		}
+	}
+	if pt.Implements(unmarshalerType) {
+		m |= ptrIsUnmarshaler
+	}
+	methodCache.Store(t, m)
+	return m
+}
+
+// appendInteger writes a plain Go integer as the Float64 it stands for.
+func (e *encoder) appendInteger(n int64) error {
+	f, err := intToFloat(n)
+	if err != nil {
+		return err
+	}
+	e.appendFloat(f)
+	return nil
+}
+
+// encodeAsInt64 writes a value under a struct field tagged `json:",int64"`:
+// integers as Int64, through pointers, slices, arrays and map values.
+func (e *encoder) encodeAsInt64(v reflect.Value, depth int) error {
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.appendInt64(v.Int())
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u := v.Uint()
+		if u > math.MaxInt64 {
+			return valueErr("unsigned integer %d does not fit in an Int64", u)
+		}
+		e.appendInt64(int64(u))
+		return nil
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return e.encodeAsInt64(v.Elem(), depth)
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		if err := e.enter(depth); err != nil {
+			return err
+		}
+		n := v.Len()
+		if n > MaxArrayLength {
+			return valueErr("array of %d elements is longer than %d", n, MaxArrayLength)
+		}
+		e.buf = append(e.buf, '[')
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			if err := e.encodeAsInt64(v.Index(i), depth+1); err != nil {
+				return atIndex(err, i)
+			}
+		}
+		e.buf = append(e.buf, ']')
+		return nil
+	case reflect.Map:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		if err := e.enter(depth); err != nil {
+			return err
+		}
+		if v.Type().Key().Kind() != reflect.String {
+			return valueErr("map key type %s is not a string", v.Type().Key())
+		}
+		fields := make([]field, 0, v.Len())
+		iter := v.MapRange()
+		for iter.Next() {
+			fields = append(fields, field{name: iter.Key().String(), val: iter.Value(), asInt64: true})
+		}
+		return e.encodeFields(fields, depth)
+	}
+	return valueErr("the int64 option needs an integer field (or pointers, slices, arrays or maps of integers), not %s", v.Type())
+}
+
 func (e *encoder) enter(depth int) error {
 	if depth >= MaxDepth {
 		return valueErr("nested deeper than %d levels", MaxDepth)
@@ -334,8 +517,9 @@ func (e *encoder) encodeArray(v reflect.Value, depth int) error {
 }
 
 type field struct {
-	name string
-	val  reflect.Value
+	name    string
+	val     reflect.Value
+	asInt64 bool // the field is tagged `json:",int64"`
 }
 
 func (e *encoder) encodeMap(v reflect.Value, depth int) error {
@@ -348,7 +532,7 @@ func (e *encoder) encodeMap(v reflect.Value, depth int) error {
 	fields := make([]field, 0, v.Len())
 	iter := v.MapRange()
 	for iter.Next() {
-		fields = append(fields, field{iter.Key().String(), iter.Value()})
+		fields = append(fields, field{name: iter.Key().String(), val: iter.Value()})
 	}
 	return e.encodeFields(fields, depth)
 }
@@ -371,7 +555,13 @@ func (e *encoder) encodeFields(fields []field, depth int) error {
 		}
 		e.buf = appendQuoted(e.buf, f.name)
 		e.buf = append(e.buf, ':')
-		if err := e.encode(f.val, depth+1); err != nil {
+		var err error
+		if f.asInt64 {
+			err = e.encodeAsInt64(f.val, depth+1)
+		} else {
+			err = e.encode(f.val, depth+1)
+		}
+		if err != nil {
 			return atKey(err, f.name)
 		}
 	}
@@ -384,6 +574,9 @@ func (e *encoder) encodeStruct(v reflect.Value, depth int) error {
 		return err
 	}
 	info := structFields(v.Type())
+	if len(info) == 0 && hasOnlyUnexportedFields(v.Type()) {
+		return valueErr("Go type %s has no exported fields, so it has no Convex form", v.Type())
+	}
 	fields := make([]field, 0, len(info))
 	for _, fi := range info {
 		fv, ok := fieldByIndex(v, fi.index)
@@ -393,7 +586,7 @@ func (e *encoder) encodeStruct(v reflect.Value, depth int) error {
 		if fi.omitEmpty && isEmptyValue(fv) {
 			continue
 		}
-		fields = append(fields, field{fi.name, fv})
+		fields = append(fields, field{name: fi.name, val: fv, asInt64: fi.asInt64})
 	}
 	return e.encodeFields(fields, depth)
 }

@@ -3,9 +3,12 @@ package protocol
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -19,16 +22,29 @@ func TestEncodeValueExamples(t *testing.T) {
 		in   any
 		want string
 	}{
-		{"int64 5151996", int64(5151996), `{"$integer":"/JxOAAAAAAA="}`},
-		{"int64 100", int64(100), `{"$integer":"ZAAAAAAAAAA="}`},
-		{"int64 -1", int64(-1), `{"$integer":"//////////8="}`},
-		{"int64 -42", int64(-42), `{"$integer":"1v////////8="}`},
-		{"int64 1", int64(1), `{"$integer":"AQAAAAAAAAA="}`},
-		{"int64 max", int64(math.MaxInt64), `{"$integer":"/////////38="}`},
-		{"int64 min", int64(math.MinInt64), `{"$integer":"AAAAAAAAAIA="}`},
-		{"plain int is Int64", 7, `{"$integer":"BwAAAAAAAAA="}`},
-		{"int32 is Int64", int32(-1), `{"$integer":"//////////8="}`},
-		{"uint8 is Int64", uint8(1), `{"$integer":"AQAAAAAAAAA="}`},
+		{"Int64 5151996", Int64(5151996), `{"$integer":"/JxOAAAAAAA="}`},
+		{"Int64 100", Int64(100), `{"$integer":"ZAAAAAAAAAA="}`},
+		{"Int64 -1", Int64(-1), `{"$integer":"//////////8="}`},
+		{"Int64 -42", Int64(-42), `{"$integer":"1v////////8="}`},
+		{"Int64 1", Int64(1), `{"$integer":"AQAAAAAAAAA="}`},
+		{"Int64 max", Int64(math.MaxInt64), `{"$integer":"/////////38="}`},
+		{"Int64 min", Int64(math.MinInt64), `{"$integer":"AAAAAAAAAIA="}`},
+		{"pointer to Int64", ptr(Int64(2)), `{"$integer":"AgAAAAAAAAA="}`},
+		// Plain Go integers are JavaScript numbers: Float64.
+		{"plain int is Float64", 7, `7`},
+		{"int64 is Float64", int64(-42), `-42`},
+		{"int32 is Float64", int32(-1), `-1`},
+		{"uint8 is Float64", uint8(1), `1`},
+		{"named int is Float64", priority(3), `3`},
+		{"2^53 as int", int64(1 << 53), `9007199254740992`},
+		{"-2^53 as int", int64(-1 << 53), `-9007199254740992`},
+		// Exact float64 values, printed as JavaScript prints them.
+		{"2^60 as int is exact", int64(1 << 60), `1152921504606847000`},
+		{"min int64 is exact", int64(math.MinInt64), `-9223372036854776000`},
+		{"2^63 as uint64 is exact", uint64(1 << 63), `9223372036854776000`},
+		{"json.Number integer", json.Number("12"), `12`},
+		{"json.Number fraction", json.Number("-1.25e2"), `-125`},
+		{"time.Duration is its nanoseconds", time.Duration(1500), `1500`},
 		{"NaN", math.NaN(), `{"$float":"AAAAAAAA+H8="}`},
 		{"+Inf", math.Inf(1), `{"$float":"AAAAAAAA8H8="}`},
 		{"-Inf", math.Inf(-1), `{"$float":"AAAAAAAA8P8="}`},
@@ -60,7 +76,15 @@ func TestEncodeValueExamples(t *testing.T) {
 		{"nested sort", map[string]any{"x": map[string]any{"d": 2.0, "c": 1.0}, "w": []any{map[string]any{"z": 1.0, "y": 2.0}}},
 			`{"w":[{"y":2,"z":1}],"x":{"c":1,"d":2}}`},
 		{"empty field name", map[string]any{"": 1.0}, `{"":1}`},
-		{"typed map", map[string]int64{"n": 1}, `{"n":{"$integer":"AQAAAAAAAAA="}}`},
+		{"typed map", map[string]int64{"n": 1}, `{"n":1}`},
+		{"typed Int64 map", map[string]Int64{"n": 1}, `{"n":{"$integer":"AQAAAAAAAAA="}}`},
+		{"json.Marshaler is honoured", celsius(21.5), `{"celsius":21.5}`},
+		{"pointer json.Marshaler", &celsius2{1}, `{"c":1}`},
+		{"pointer-receiver Marshaler in an addressable struct", &struct {
+			C celsius2 `json:"c"`
+		}{celsius2{2}}, `{"c":{"c":2}}`},
+		{"TextMarshaler is a string", level(2), `"level-2"`},
+		{"struct with no fields is an empty object", struct{}{}, `{}`},
 		{"raw message is canonicalized", json.RawMessage(`{"b": 1, "a": {"$integer":"AQAAAAAAAAA="}}`),
 			`{"a":{"$integer":"AQAAAAAAAAA="},"b":1}`},
 	}
@@ -86,6 +110,8 @@ type message struct {
 	ID       string            `json:"_id"`
 	Channel  string            `json:"channel"`
 	Count    int64             `json:"count"`
+	Big      int64             `json:"big,int64"`
+	BigList  []int             `json:"bigList,int64,omitempty"`
 	Score    float64           `json:"score"`
 	Data     []byte            `json:"data"`
 	Tags     []string          `json:"tags,omitempty"`
@@ -98,13 +124,13 @@ type message struct {
 }
 
 func TestEncodeStruct(t *testing.T) {
-	m := message{embedded: embedded{"in"}, ID: "x", Channel: "general", Count: 3, Score: 0.5,
-		Data: []byte{1}, Skipped: "no", Untagged: true, private: 9}
+	m := message{embedded: embedded{"in"}, ID: "x", Channel: "general", Count: 3, Big: math.MaxInt64,
+		BigList: []int{1, -1}, Score: 0.5, Data: []byte{1}, Skipped: "no", Untagged: true, private: 9}
 	got, err := EncodeValue(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"Untagged":true,"_id":"x","channel":"general","count":{"$integer":"AwAAAAAAAAA="},"data":{"$bytes":"AQ=="},"inner":"in","score":0.5}`
+	want := `{"Untagged":true,"_id":"x","big":{"$integer":"/////////38="},"bigList":[{"$integer":"AQAAAAAAAAA="},{"$integer":"//////////8="}],"channel":"general","count":3,"data":{"$bytes":"AQ=="},"inner":"in","score":0.5}`
 	if string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
@@ -138,7 +164,31 @@ func TestEncodeValueRejects(t *testing.T) {
 		{"too deep", deep, "nested deeper"},
 		{"too many fields", bigObject(MaxObjectFields + 1), "more than 1024"},
 		{"too long array", make([]any, MaxArrayLength+1), "longer than 8192"},
-		{"huge uint64", uint64(math.MaxUint64), "does not fit in an Int64"},
+		{"huge uint64", uint64(math.MaxUint64), "cannot be held exactly by a Float64"},
+		{"2^53+1 is not a float64", int64(1<<53 + 1), "integer 9007199254740993 cannot be held exactly"},
+		{"max int64 is not a float64", int64(math.MaxInt64), "cannot be held exactly"},
+		{"max uint64 under int64 tag", struct {
+			N uint64 `json:"n,int64"`
+		}{math.MaxUint64}, "does not fit in an Int64"},
+		{"int64 tag on a string", struct {
+			S string `json:"s,int64"`
+		}{"x"}, "the int64 option needs an integer field"},
+		{"json.Number 2^53+1", json.Number("9007199254740993"), "cannot be held exactly"},
+		{"json.Number overflow", json.Number("1e400"), "out of range"},
+		{"json.Number huge integer", json.Number("123456789012345678901234567890"), "cannot be held exactly"},
+		{"json.Number not a number", json.Number("abc"), "not a number"},
+		{"json.Number empty", json.Number(""), "not a number"},
+		{"time.Time", time.Unix(1, 0), "time.Time has no Convex form"},
+		{"time.Time in a struct", struct {
+			At time.Time `json:"at"`
+		}{}, "at .at: time.Time has no Convex form"},
+		{"struct with only unexported fields", struct{ a, b int }{1, 2}, "has no exported fields"},
+		{"sync.Mutex", &sync.Mutex{}, "has no exported fields"},
+		{"failing MarshalJSON", badMarshaler{}, "MarshalJSON: no"},
+		{"pointer-receiver MarshalJSON out of reach", struct {
+			C celsius2 `json:"c"`
+		}{celsius2{2}}, "pointer receiver"},
+		{"MarshalJSON with a bad special", rawMarshaler(`{"$float":"AAAAAAAA+D8="}`), "should be encoded as a number"},
 		{"invalid utf8", "\xff", "not valid UTF-8"},
 		{"channel", make(chan int), "no Convex equivalent"},
 		{"func", func() {}, "no Convex equivalent"},
@@ -202,8 +252,8 @@ func TestDecodeValueExamples(t *testing.T) {
 		in   string
 		want any
 	}{
-		{"int", `{"$integer":"/JxOAAAAAAA="}`, int64(5151996)},
-		{"neg int", `{"$integer":"1v////////8="}`, int64(-42)},
+		{"int", `{"$integer":"/JxOAAAAAAA="}`, Int64(5151996)},
+		{"neg int", `{"$integer":"1v////////8="}`, Int64(-42)},
 		{"plain number is float", `5`, 5.0},
 		{"bytes", `{"$bytes":"ABCD"}`, []byte{0x00, 0x10, 0x83}},
 		{"-0", `{"$float":"AAAAAAAAAIA="}`, negZero},
@@ -292,7 +342,7 @@ func TestUnmarshalConversions(t *testing.T) {
 		t.Fatal(err)
 	}
 	nine := int64(9)
-	want := target{I: 7, I8: 3, U: 1, F: 2, FI: 1.5, S: "x", B: []byte{1, 2}, Any: map[string]any{"k": int64(1)},
+	want := target{I: 7, I8: 3, U: 1, F: 2, FI: 1.5, S: "x", B: []byte{1, 2}, Any: map[string]any{"k": Int64(1)},
 		P: &nine, Arr: [2]bool{true, false}, Raw: json.RawMessage(`{"a":2,"z":1}`),
 		Map: map[string][]float64{"m": {1, 2}}, CI: "yes"}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -331,7 +381,7 @@ func TestUnmarshalConversions(t *testing.T) {
 }
 
 func TestEncodeCleanJSON(t *testing.T) {
-	v := map[string]any{"i": int64(-5), "b": []byte("hi"), "nan": math.NaN(), "inf": math.Inf(1),
+	v := map[string]any{"i": Int64(-5), "b": []byte("hi"), "nan": math.NaN(), "inf": math.Inf(1),
 		"ninf": math.Inf(-1), "f": 1.5, "s": "x", "n": nil, "a": []any{true}}
 	got, err := EncodeCleanJSON(v)
 	if err != nil {
@@ -386,7 +436,139 @@ func TestEncodeThroughUnexportedEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"x":{"a":1},"y":{"$integer":"AgAAAAAAAAA="}}`; string(got) != want {
+	if want := `{"x":{"a":1},"y":2}`; string(got) != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type priority int
+
+type celsius float64
+
+func (c celsius) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf(`{"celsius":%v}`, float64(c))), nil
+}
+
+func (c *celsius) UnmarshalJSON(b []byte) error {
+	var v struct{ Celsius float64 }
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*c = celsius(v.Celsius)
+	return nil
+}
+
+type celsius2 struct{ v int }
+
+func (c *celsius2) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"c":%d}`, c.v)), nil }
+
+type level int
+
+func (l level) MarshalText() ([]byte, error) { return []byte(fmt.Sprintf("level-%d", int(l))), nil }
+
+type badMarshaler struct{}
+
+func (badMarshaler) MarshalJSON() ([]byte, error) { return nil, errors.New("no") }
+
+type rawMarshaler string
+
+func (r rawMarshaler) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+// Go numbers behave as JavaScript numbers: what a document read into Go
+// integers holds can be written back as the same Float64 values.
+func TestIntegersRoundTripAsFloat64(t *testing.T) {
+	type doc struct {
+		Priority int     `json:"priority"`
+		Count    uint16  `json:"count"`
+		Score    float64 `json:"score"`
+		Exact    Int64   `json:"exact"`
+		Tagged   int64   `json:"tagged,int64"`
+	}
+	in := `{"count":3,"exact":{"$integer":"BQAAAAAAAAA="},"priority":2,"score":1.5,"tagged":{"$integer":"BgAAAAAAAAA="}}`
+	var d doc
+	if err := Unmarshal([]byte(in), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d != (doc{Priority: 2, Count: 3, Score: 1.5, Exact: 5, Tagged: 6}) {
+		t.Fatalf("decoded %+v", d)
+	}
+	out, err := EncodeValue(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != in {
+		t.Errorf("re-encoded\n%s\nwant\n%s", out, in)
+	}
+	// An Int64 decodes into a plain integer too, and a Float64 into Int64.
+	var n struct {
+		A int   `json:"a"`
+		B Int64 `json:"b"`
+	}
+	if err := Unmarshal([]byte(`{"a":{"$integer":"BwAAAAAAAAA="},"b":8}`), &n); err != nil || n.A != 7 || n.B != 8 {
+		t.Errorf("cross decode: %+v, %v", n, err)
+	}
+}
+
+func TestUnmarshalRefusesInexact(t *testing.T) {
+	var f float64
+	// 2^53+1 as an Int64 cannot become a float64 without rounding.
+	err := Unmarshal([]byte(`{"$integer":"AQAAAAAAIAA="}`), &f)
+	if err == nil || !strings.Contains(err.Error(), "cannot be held exactly") {
+		t.Errorf("Int64 2^53+1 into float64: %v (f=%v)", err, f)
+	}
+	var i int
+	if err := Unmarshal([]byte(`1.5`), &i); err == nil {
+		t.Error("1.5 into int succeeded")
+	}
+	var tm time.Time
+	if err := Unmarshal([]byte(`"2024-01-01T00:00:00Z"`), &tm); err == nil || !strings.Contains(err.Error(), "time.Time") {
+		t.Errorf("into time.Time: %v", err)
+	}
+}
+
+func TestJSONNumber(t *testing.T) {
+	var n json.Number
+	for in, want := range map[string]string{`12`: "12", `{"$integer":"/////////38="}`: "9223372036854775807", `-0.5`: "-0.5", `1e21`: "1e+21"} {
+		if err := Unmarshal([]byte(in), &n); err != nil || string(n) != want {
+			t.Errorf("Unmarshal(%s) = %q, %v; want %q", in, n, err, want)
+		}
+	}
+	if err := Unmarshal([]byte(`"12"`), &n); err == nil {
+		t.Error("a string decoded into a json.Number")
+	}
+	if err := Unmarshal([]byte(`{"$float":"AAAAAAAA+H8="}`), &n); err == nil {
+		t.Error("NaN decoded into a json.Number")
+	}
+}
+
+func TestMarshalerRoundTrip(t *testing.T) {
+	type reading struct {
+		Temp celsius `json:"temp"`
+	}
+	b, err := EncodeValue(reading{21.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"temp":{"celsius":21.5}}` {
+		t.Fatalf("encoded %s", b)
+	}
+	var back reading
+	if err := Unmarshal(b, &back); err != nil || back.Temp != 21.5 {
+		t.Errorf("decoded %+v, %v", back, err)
+	}
+}
+
+func TestParseInt64Literal(t *testing.T) {
+	for in, want := range map[string]Int64{"0": 0, "-1": -1, "9007199254740993": 9007199254740993, "9223372036854775807": math.MaxInt64} {
+		if got, err := ParseInt64Literal(in); err != nil || got != want {
+			t.Errorf("ParseInt64Literal(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "1.0", "1e3", "01", "-", "9223372036854775808", "x"} {
+		if _, err := ParseInt64Literal(in); err == nil {
+			t.Errorf("ParseInt64Literal(%q) succeeded", in)
+		}
 	}
 }

@@ -15,9 +15,9 @@ import (
 //	                            [{_id, _creationTime, channel, author, body}]
 //	                            in insertion order
 //	mutation messages:send      {channel, author, body: string} -> new _id
-//	query    counter:get        {name: string} -> int64 (0 when unset)
-//	mutation counter:increment  {name: string, by?: int64 (default 1)}
-//	                            -> the new int64
+//	query    counter:get        {name: string} -> number (0 when unset)
+//	mutation counter:increment  {name: string, by?: number (default 1)}
+//	                            -> the new number
 //	action   echo:run           any args -> the args object unchanged
 //	query    auth:whoami        {} -> null, or the caller's token subject
 //	query    errors:throw       {} -> throws ConvexError{code: "boom"}
@@ -47,19 +47,19 @@ func RegisterDemo(s *Server) {
 		if d := findCounter(ctx, args["name"].(string)); d != nil {
 			return d["value"], nil
 		}
-		return int64(0), nil
+		return 0.0, nil
 	})
 	s.RegisterMutation("counter:increment", func(ctx *MutationCtx, args map[string]any) (any, error) {
-		if err := validateArgs(args, argField{"name", argString, false}, argField{"by", argInt64, true}); err != nil {
+		if err := validateArgs(args, argField{"name", argString, false}, argField{"by", argNumber, true}); err != nil {
 			return nil, err
 		}
-		by := int64(1)
+		by := 1.0
 		if v, ok := args["by"]; ok {
-			by = v.(int64)
+			by = v.(float64)
 		}
 		name := args["name"].(string)
 		if d := findCounter(&ctx.QueryCtx, name); d != nil {
-			n := d["value"].(int64) + by
+			n := d["value"].(float64) + by
 			return n, ctx.Patch(d["_id"].(string), map[string]any{"value": n})
 		}
 		_, err := ctx.Insert("counters", map[string]any{"name": name, "value": by})
@@ -94,7 +94,7 @@ type argType int
 
 const (
 	argString argType = iota
-	argInt64
+	argNumber
 )
 
 func (t argType) String() string {
@@ -102,7 +102,7 @@ func (t argType) String() string {
 	case argString:
 		return "v.string()"
 	}
-	return "v.int64()"
+	return "v.number()"
 }
 
 func (t argType) accepts(v any) bool {
@@ -111,7 +111,7 @@ func (t argType) accepts(v any) bool {
 		_, ok := v.(string)
 		return ok
 	}
-	_, ok := v.(int64)
+	_, ok := v.(float64)
 	return ok
 }
 
@@ -170,8 +170,8 @@ func describeValidator(fields []argField) string {
 // as 5n like JavaScript's BigInt.
 func describeValue(v any) string {
 	switch x := v.(type) {
-	case int64:
-		return fmt.Sprintf("%dn", x)
+	case protocol.Int64:
+		return fmt.Sprintf("%dn", int64(x))
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {

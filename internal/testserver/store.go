@@ -217,7 +217,7 @@ func (x *tx) writable(name string) *table {
 var errSystemField = errors.New("field names starting with '_' are reserved for system fields")
 
 // normalizeFields checks that fields are Convex values and converts them to
-// their decoded Go form (for example int to int64).
+// their decoded Go form (for example int to float64).
 func normalizeFields(fields map[string]any) (map[string]any, error) {
 	for k := range fields {
 		if strings.HasPrefix(k, "_") {
