@@ -44,6 +44,9 @@ var (
 	ErrMissingExpiry error = &authError{"tokenprovider: token has no expiry"}
 	// ErrMissingSubject: the token has no "sub".
 	ErrMissingSubject error = &authError{"tokenprovider: token has no subject"}
+	// ErrTokenTooLarge: the token is longer than MaxTokenSize bytes. It is
+	// refused before any decoding.
+	ErrTokenTooLarge error = &authError{"tokenprovider: token too large"}
 )
 
 // Errors about configuration and use rather than about a token. IsAuthError

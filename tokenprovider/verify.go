@@ -16,6 +16,20 @@ import (
 // "iat", as Convex deployments do.
 const DefaultLeeway = 5 * time.Second
 
+// MaxTokenSize is the longest token, in bytes, a Verifier reads; a longer
+// one is refused with ErrTokenTooLarge before it is decoded, so hostile
+// input costs no base64, JSON or signature work.
+//
+// The Convex backend's source sets no limit on a token's own length
+// (extract_bearer_token in crates/authentication/src/lib.rs takes the
+// Authorization header whole), but a token sent in a header meets the usual
+// 8 KiB cap on a header: the figure the backend itself gives as "the
+// maximum length of an HTTP header" when it limits environment variable
+// values (MAX_VALUE_LENGTH in crates/common/src/types/environment_variables.rs).
+// 16 KiB is twice that: room for a large custom-claim set (a typical RS256
+// token is 1 to 2 KB) without accepting arbitrarily large input.
+const MaxTokenSize = 16 << 10
+
 // supportedAlgorithms are the algorithms a Verifier accepts unless told
 // otherwise, and the only ones it can be told to accept. Unexported, so
 // that no caller can widen the set.
@@ -44,9 +58,10 @@ type VerifierOptions struct {
 // Verifier checks Convex custom-JWT tokens against a static key set, with
 // no network call. It is safe for concurrent use.
 //
-// A token is accepted when its header names a "kid" found in the key set;
-// its "alg" is allowed, agrees with the key's "alg" if the key has one and
-// fits the key's type; the signature verifies; "iss" matches the issuer;
+// A token is accepted when it is at most MaxTokenSize bytes long; its
+// header names a "kid" found in the key set; its "alg" is allowed, agrees
+// with the key's "alg" if the key has one and fits the key's type; the
+// signature verifies; "iss" matches the issuer;
 // "aud" contains the audience if one is configured; "exp" is present and
 // not past, and "nbf" and "iat", when present, are not in the future (all
 // with the leeway); and "sub" is present. Each failure is reported with its
@@ -149,6 +164,9 @@ type header struct {
 // Verify checks token and returns its claims. The error wraps exactly one
 // of the package's verification sentinels (see Verifier).
 func (v *Verifier) Verify(token string) (*Claims, error) {
+	if len(token) > MaxTokenSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTokenTooLarge, len(token), MaxTokenSize)
+	}
 	h, err := readHeader(token)
 	if err != nil {
 		return nil, err

@@ -135,10 +135,12 @@ func TestVerifyRejections(t *testing.T) {
 		{"header not JSON", b64u([]byte("nope")) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
 		{"payload not JSON", parts[0] + "." + b64u([]byte("[")) + "." + parts[2], ErrMalformedToken},
 		{"kid not a string", b64u([]byte(`{"alg":"RS256","kid":7}`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"signed but larger than MaxTokenSize", sign(t, RS256, "rsa", with("pad", strings.Repeat("x", MaxTokenSize))), ErrTokenTooLarge},
+		{"garbage larger than MaxTokenSize", strings.Repeat("a", MaxTokenSize+1), ErrTokenTooLarge},
 	}
 	all := []error{ErrMalformedToken, ErrMissingKID, ErrUnknownKID, ErrAlgorithmNotAllowed,
 		ErrKeyAlgorithmMismatch, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience, ErrExpired,
-		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject}
+		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := v.Verify(tc.token)
@@ -274,5 +276,37 @@ func TestVerifierFromEnv(t *testing.T) {
 	}
 	if _, err := v.Verify(sign(t, EdDSA, "ed", validClaims())); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerifySizeLimit checks both sides of MaxTokenSize with signed,
+// otherwise valid tokens.
+func TestVerifySizeLimit(t *testing.T) {
+	v := newTestVerifier(t, newClock(), "app")
+	padded := func(n int) string {
+		c := validClaims()
+		c["pad"] = strings.Repeat("x", n)
+		return sign(t, EdDSA, "ed", c)
+	}
+	// Base64url output grows by one or two characters per input byte, so
+	// the largest padding that fits gives a token of MaxTokenSize or
+	// MaxTokenSize-1 bytes, and one more byte gives a token over the limit.
+	// Start from the estimate (4 characters per 3 bytes) and step.
+	n := (MaxTokenSize - len(padded(0))) * 3 / 4
+	for len(padded(n)) > MaxTokenSize {
+		n--
+	}
+	for len(padded(n+1)) <= MaxTokenSize {
+		n++
+	}
+	fits, over := padded(n), padded(n+1)
+	if len(fits) > MaxTokenSize || len(fits) < MaxTokenSize-1 || len(over) <= MaxTokenSize {
+		t.Fatalf("lengths %d and %d do not straddle %d", len(fits), len(over), MaxTokenSize)
+	}
+	if _, err := v.Verify(fits); err != nil {
+		t.Errorf("%d-byte token: %v", len(fits), err)
+	}
+	if _, err := v.Verify(over); !errors.Is(err, ErrTokenTooLarge) {
+		t.Errorf("%d-byte token: %v, want ErrTokenTooLarge", len(over), err)
 	}
 }
