@@ -47,6 +47,13 @@ var (
 	// ErrTokenTooLarge: the token is longer than MaxTokenSize bytes. It is
 	// refused before any decoding.
 	ErrTokenTooLarge error = &authError{"tokenprovider: token too large"}
+	// ErrControlCharacter: the token contains an ASCII control character
+	// (CR, LF, tab, NUL, DEL, ...). Go's base64 decoders skip CR and LF,
+	// so without this check a token with a line break inside it would
+	// verify as the token it was made from; a token that is not exactly
+	// the signed string is refused instead. Every other character outside
+	// the base64url alphabet and "." is ErrMalformedToken.
+	ErrControlCharacter error = &authError{"tokenprovider: control character in token"}
 )
 
 // Errors about configuration and use rather than about a token. IsAuthError

@@ -58,10 +58,11 @@ type VerifierOptions struct {
 // Verifier checks Convex custom-JWT tokens against a static key set, with
 // no network call. It is safe for concurrent use.
 //
-// A token is accepted when it is at most MaxTokenSize bytes long; its
-// header names a "kid" found in the key set; its "alg" is allowed, agrees
-// with the key's "alg" if the key has one and fits the key's type; the
-// signature verifies; "iss" matches the issuer;
+// A token is accepted when it is at most MaxTokenSize bytes long and
+// written exactly as RFC 7515 says (three segments of unpadded, canonical
+// base64url, nothing else); its header names a "kid" found in the key set;
+// its "alg" is allowed, agrees with the key's "alg" if the key has one and
+// fits the key's type; the signature verifies; "iss" matches the issuer;
 // "aud" contains the audience if one is configured; "exp" is present and
 // not past, and "nbf" and "iat", when present, are not in the future (all
 // with the leeway); and "sub" is present. Each failure is reported with its
@@ -114,6 +115,9 @@ func NewVerifier(keys *KeySet, opts *VerifierOptions) (*Verifier, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithJSONNumber(),
+		// Refuse non-zero unused bits in a segment's last character, so
+		// that each token has one spelling (encoding/base64's Strict).
+		jwt.WithStrictDecoding(),
 	)
 	return v, nil
 }
@@ -164,8 +168,8 @@ type header struct {
 // Verify checks token and returns its claims. The error wraps exactly one
 // of the package's verification sentinels (see Verifier).
 func (v *Verifier) Verify(token string) (*Claims, error) {
-	if len(token) > MaxTokenSize {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTokenTooLarge, len(token), MaxTokenSize)
+	if err := checkCompact(token); err != nil {
+		return nil, err
 	}
 	h, err := readHeader(token)
 	if err != nil {
@@ -202,14 +206,52 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	return v.checkClaims(mc)
 }
 
+// segmentNames name the three segments of a JWS compact serialization in
+// errors.
+var segmentNames = [...]string{"header", "payload", "signature"}
+
+// checkCompact is the check on the token as a string, before anything is
+// decoded: at most MaxTokenSize bytes, three segments, and nothing but the
+// base64url alphabet in them (no padding, no whitespace), as RFC 7515
+// section 7.1 writes a JWS compact serialization.
+//
+// golang-jwt cannot do this for us: its decoding, even with
+// jwt.WithStrictDecoding (which the Verifier also uses, for canonical
+// trailing bits), is encoding/base64's, and that skips CR and LF anywhere
+// in the input. The signature is checked over the header and payload as
+// written, so a line break there fails verification anyway, but one in the
+// signature segment would be decoded away and the token accepted.
+func checkCompact(token string) error {
+	if len(token) > MaxTokenSize {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrTokenTooLarge, len(token), MaxTokenSize)
+	}
+	seg := 0
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '.':
+			seg++
+			if seg > 2 {
+				return fmt.Errorf("%w: more than three dot-separated segments", ErrMalformedToken)
+			}
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("%w: %q at byte %d, in the %s", ErrControlCharacter, c, i, segmentNames[seg])
+		default:
+			return fmt.Errorf("%w: %q at byte %d, in the %s, is not base64url", ErrMalformedToken, c, i, segmentNames[seg])
+		}
+	}
+	if seg != 2 {
+		return fmt.Errorf("%w: not three dot-separated segments", ErrMalformedToken)
+	}
+	return nil
+}
+
 // readHeader decodes the JOSE header, so that the algorithm and key id are
 // checked (and reported with their own errors) before any signature work.
+// The token has passed checkCompact.
 func readHeader(token string) (header, error) {
-	seg, _, ok := strings.Cut(token, ".")
-	if !ok || strings.Count(token, ".") != 2 {
-		return header{}, fmt.Errorf("%w: not three dot-separated segments", ErrMalformedToken)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	seg, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
 	if err != nil {
 		return header{}, fmt.Errorf("%w: header is not base64url: %v", ErrMalformedToken, err)
 	}

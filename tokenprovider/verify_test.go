@@ -137,10 +137,28 @@ func TestVerifyRejections(t *testing.T) {
 		{"kid not a string", b64u([]byte(`{"alg":"RS256","kid":7}`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
 		{"signed but larger than MaxTokenSize", sign(t, RS256, "rsa", with("pad", strings.Repeat("x", MaxTokenSize))), ErrTokenTooLarge},
 		{"garbage larger than MaxTokenSize", strings.Repeat("a", MaxTokenSize+1), ErrTokenTooLarge},
+		{"LF inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + "\n" + parts[2][100:], ErrControlCharacter},
+		{"CRLF inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + "\r\n" + parts[2][100:], ErrControlCharacter},
+		{"CR inside the payload", parts[0] + "." + parts[1][:10] + "\r" + parts[1][10:] + "." + parts[2], ErrControlCharacter},
+		{"LF inside the header", parts[0][:5] + "\n" + parts[0][5:] + "." + parts[1] + "." + parts[2], ErrControlCharacter},
+		{"trailing LF", valid + "\n", ErrControlCharacter},
+		{"LF before a dot", parts[0] + "\n." + parts[1] + "." + parts[2], ErrControlCharacter},
+		{"tab inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + "\t" + parts[2][100:], ErrControlCharacter},
+		{"NUL after the signature", valid + "\x00", ErrControlCharacter},
+		{"DEL inside the payload", parts[0] + "." + parts[1][:10] + "\x7f" + parts[1][10:] + "." + parts[2], ErrControlCharacter},
+		{"space inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + " " + parts[2][100:], ErrMalformedToken},
+		{"padded signature", valid + strings.Repeat("=", (4-len(parts[2])%4)%4), ErrMalformedToken},
+		{"padding in the header", parts[0] + "=." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"standard base64 alphabet", parts[0] + "." + parts[1] + "." + parts[2][:100] + "+/" + parts[2][102:], ErrMalformedToken},
+		{"non-ASCII inside the payload", parts[0] + "." + parts[1][:10] + "\u00e9" + parts[1][10:] + "." + parts[2], ErrMalformedToken},
+		{"four segments", valid + ".AAAA", ErrMalformedToken},
+		{"non-canonical signature", nonCanonical(t, valid, 2), ErrMalformedToken},
+		{"non-canonical payload", nonCanonical(t, slackToken(t, 1), 1), ErrMalformedToken},
+		{"non-canonical header", nonCanonical(t, slackToken(t, 0), 0), ErrMalformedToken},
 	}
 	all := []error{ErrMalformedToken, ErrMissingKID, ErrUnknownKID, ErrAlgorithmNotAllowed,
 		ErrKeyAlgorithmMismatch, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience, ErrExpired,
-		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge}
+		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge, ErrControlCharacter}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := v.Verify(tc.token)
@@ -309,4 +327,45 @@ func TestVerifySizeLimit(t *testing.T) {
 	if _, err := v.Verify(over); !errors.Is(err, ErrTokenTooLarge) {
 		t.Errorf("%d-byte token: %v, want ErrTokenTooLarge", len(over), err)
 	}
+}
+
+// slackToken returns a valid RS256 token whose segment seg (0 header, 1
+// payload) has a length that is not a multiple of 4, so that its last
+// character carries unused low bits.
+func slackToken(t *testing.T, seg int) string {
+	t.Helper()
+	for pad := ""; len(pad) < 3; pad += "x" {
+		c := validClaims()
+		hdr := map[string]any{}
+		if seg == 0 {
+			hdr["x"] = pad
+		} else {
+			c["x"] = pad
+		}
+		tok := signHeader(t, RS256, "rsa", hdr, c)
+		if len(strings.Split(tok, ".")[seg])%4 != 0 {
+			return tok
+		}
+	}
+	t.Fatalf("no padding gives segment %d spare bits", seg)
+	return ""
+}
+
+// nonCanonical sets the lowest bit of the last character of segment seg
+// of token. That bit is one the decoder discards, so the segment decodes
+// to the same bytes but is not the canonical encoding of them.
+func nonCanonical(t *testing.T, token string, seg int) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	parts := strings.Split(token, ".")
+	s := parts[seg]
+	if len(s)%4 == 0 {
+		t.Fatalf("segment %d (%d characters) has no spare bits", seg, len(s))
+	}
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	if i < 0 || i&1 != 0 {
+		t.Fatalf("segment %d ends in %q, not a canonical last character", seg, s[len(s)-1])
+	}
+	parts[seg] = s[:len(s)-1] + string(alphabet[i|1])
+	return strings.Join(parts, ".")
 }
