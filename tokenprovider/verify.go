@@ -161,8 +161,8 @@ var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
 // header is the part of the JOSE header checked before jwt parses the
 // token.
 type header struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
+	Alg string // "alg"
+	Kid string // "kid"
 }
 
 // Verify checks token and returns its claims. The error wraps exactly one
@@ -255,9 +255,23 @@ func readHeader(token string) (header, error) {
 	if err != nil {
 		return header{}, fmt.Errorf("%w: header is not base64url: %v", ErrMalformedToken, err)
 	}
-	var h header
-	if err := json.Unmarshal(raw, &h); err != nil {
+	// Header parameter names are case-sensitive (RFC 7515 section 4), and
+	// golang-jwt reads the header into a map with exact keys, so read it
+	// the same way: decoding into a struct would also take "KID" or "Alg".
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &params); err != nil {
 		return header{}, fmt.Errorf("%w: header: %v", ErrMalformedToken, err)
+	}
+	var h header
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"alg", &h.Alg}, {"kid", &h.Kid}} {
+		if v, ok := params[p.name]; ok {
+			if err := json.Unmarshal(v, p.dst); err != nil {
+				return header{}, fmt.Errorf("%w: header %s: %v", ErrMalformedToken, p.name, err)
+			}
+		}
 	}
 	return h, nil
 }

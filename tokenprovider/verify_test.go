@@ -155,6 +155,11 @@ func TestVerifyRejections(t *testing.T) {
 		{"non-canonical signature", nonCanonical(t, valid, 2), ErrMalformedToken},
 		{"non-canonical payload", nonCanonical(t, slackToken(t, 1), 1), ErrMalformedToken},
 		{"non-canonical header", nonCanonical(t, slackToken(t, 0), 0), ErrMalformedToken},
+		{"kid spelt KID", signHeader(t, RS256, "-", map[string]any{"KID": "rsa"}, validClaims()), ErrMissingKID},
+		{"alg spelt ALG", b64u([]byte(`{"ALG":"RS256","kid":"rsa"}`)) + "." + parts[1] + "." + parts[2], ErrAlgorithmNotAllowed},
+		{"header is null", b64u([]byte(`null`)) + "." + parts[1] + "." + parts[2], ErrAlgorithmNotAllowed},
+		{"header is an array", b64u([]byte(`["RS256"]`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"alg not a string", b64u([]byte(`{"alg":["RS256"],"kid":"rsa"}`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
 	}
 	all := []error{ErrMalformedToken, ErrMissingKID, ErrUnknownKID, ErrAlgorithmNotAllowed,
 		ErrKeyAlgorithmMismatch, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience, ErrExpired,
