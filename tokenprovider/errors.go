@@ -54,6 +54,14 @@ var (
 	// the signed string is refused instead. Every other character outside
 	// the base64url alphabet and "." is ErrMalformedToken.
 	ErrControlCharacter error = &authError{"tokenprovider: control character in token"}
+	// ErrCriticalHeader: the token header has "crit". RFC 7515 section
+	// 4.1.11 requires a recipient to refuse a token whose "crit" lists an
+	// extension it does not understand, and this package understands none,
+	// so every "crit" is refused: one that lists an extension, and one that
+	// is invalid in itself (not a non-empty array of strings, listing a
+	// parameter the JWS or JWA specifications define, listing a name twice,
+	// or listing a name the header does not have).
+	ErrCriticalHeader error = &authError{"tokenprovider: unsupported critical header"}
 )
 
 // Errors about configuration and use rather than about a token. IsAuthError

@@ -78,7 +78,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIiwia2lkIjoiZnoifQ.e30.")
 	sentinels := []error{ErrMalformedToken, ErrMissingKID, ErrUnknownKID, ErrAlgorithmNotAllowed,
 		ErrKeyAlgorithmMismatch, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience, ErrExpired,
-		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge, ErrControlCharacter}
+		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge, ErrControlCharacter,
+		ErrCriticalHeader}
 	f.Fuzz(func(t *testing.T, token string) {
 		claims, err := v.Verify(token)
 		if err != nil {

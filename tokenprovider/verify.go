@@ -60,13 +60,15 @@ type VerifierOptions struct {
 //
 // A token is accepted when it is at most MaxTokenSize bytes long and
 // written exactly as RFC 7515 says (three segments of unpadded, canonical
-// base64url, nothing else); its header names a "kid" found in the key set;
-// its "alg" is allowed, agrees with the key's "alg" if the key has one and
-// fits the key's type; the signature verifies; "iss" matches the issuer;
-// "aud" contains the audience if one is configured; "exp" is present and
-// not past, and "nbf" and "iat", when present, are not in the future (all
-// with the leeway); and "sub" is present. Each failure is reported with its
-// own sentinel error (ErrUnknownKID, ErrExpired, ...).
+// base64url, nothing else); its header has no "crit" (it lists extensions
+// that must be understood, and the Verifier understands none) and names a
+// "kid" found in the key set; its "alg" is allowed, agrees with the key's
+// "alg" if the key has one and fits the key's type; the signature
+// verifies; "iss" matches the issuer; "aud" contains the audience if one is
+// configured; "exp" is present and not past, and "nbf" and "iat", when
+// present, are not in the future (all with the leeway); and "sub" is
+// present. Each failure is reported with its own sentinel error
+// (ErrUnknownKID, ErrExpired, ...).
 type Verifier struct {
 	keys     *KeySet
 	issuer   string
@@ -262,6 +264,9 @@ func readHeader(token string) (header, error) {
 	if err := json.Unmarshal(raw, &params); err != nil {
 		return header{}, fmt.Errorf("%w: header: %v", ErrMalformedToken, err)
 	}
+	if err := checkCrit(params); err != nil {
+		return header{}, err
+	}
 	var h header
 	for _, p := range []struct {
 		name string
@@ -274,6 +279,52 @@ func readHeader(token string) (header, error) {
 		}
 	}
 	return h, nil
+}
+
+// specParams are the header parameters RFC 7515 (JWS) and RFC 7518 (JWA)
+// define, which RFC 7515 section 4.1.11 forbids "crit" to list.
+var specParams = []string{
+	"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", // RFC 7515 4.1
+	"epk", "apu", "apv", "iv", "tag", "p2s", "p2c", // RFC 7518 4.6.1, 4.7.1, 4.8.1
+}
+
+// checkCrit applies RFC 7515 section 4.1.11 to the header parameters. The
+// Verifier understands no extension, so any "crit" is refused with
+// ErrCriticalHeader; the checks before the last only make the message say
+// what is wrong with an invalid one. golang-jwt ignores "crit", so this
+// cannot be left to it.
+func checkCrit(params map[string]json.RawMessage) error {
+	raw, ok := params["crit"]
+	if !ok {
+		return nil
+	}
+	// []any rather than []string: a null element would become "".
+	var list []any
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		return fmt.Errorf("%w: crit is not an array of strings", ErrCriticalHeader)
+	}
+	names := make([]string, len(list))
+	for i, e := range list {
+		n, ok := e.(string)
+		if !ok {
+			return fmt.Errorf("%w: crit is not an array of strings", ErrCriticalHeader)
+		}
+		names[i] = n
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: crit is empty", ErrCriticalHeader)
+	}
+	for i, n := range names {
+		switch {
+		case slices.Contains(specParams, n):
+			return fmt.Errorf("%w: crit lists %q, which JWS or JWA defines", ErrCriticalHeader, n)
+		case slices.Contains(names[:i], n):
+			return fmt.Errorf("%w: crit lists %q twice", ErrCriticalHeader, n)
+		case params[n] == nil:
+			return fmt.Errorf("%w: crit lists %q, which the header does not have", ErrCriticalHeader, n)
+		}
+	}
+	return fmt.Errorf("%w: extension %q is not supported", ErrCriticalHeader, names[0])
 }
 
 // mapJWTError turns golang-jwt's error into this package's sentinels,

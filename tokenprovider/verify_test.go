@@ -101,6 +101,16 @@ func TestVerifyRejections(t *testing.T) {
 	// Change the payload but keep the signature.
 	otherPayload := strings.Split(sign(t, RS256, "rsa", with("sub", "admin")), ".")[1]
 	swapped := parts[0] + "." + otherPayload + "." + parts[2]
+	// critTok is a valid signed token whose header also has "crit" (the
+	// JSON crit) and, if name is not empty, the parameter name with value
+	// val.
+	critTok := func(crit, name string, val any) string {
+		hdr := map[string]any{"crit": json.RawMessage(crit)}
+		if name != "" {
+			hdr[name] = val
+		}
+		return signHeader(t, RS256, "rsa", hdr, validClaims())
+	}
 
 	cases := []struct {
 		name  string
@@ -160,10 +170,22 @@ func TestVerifyRejections(t *testing.T) {
 		{"header is null", b64u([]byte(`null`)) + "." + parts[1] + "." + parts[2], ErrAlgorithmNotAllowed},
 		{"header is an array", b64u([]byte(`["RS256"]`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
 		{"alg not a string", b64u([]byte(`{"alg":["RS256"],"kid":"rsa"}`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"crit lists an unknown extension", critTok(`["exp"]`, "exp", 1), ErrCriticalHeader},
+		{"crit lists b64 (RFC 7797)", critTok(`["b64"]`, "b64", false), ErrCriticalHeader},
+		{"crit empty", critTok(`[]`, "", nil), ErrCriticalHeader},
+		{"crit null", critTok(`null`, "", nil), ErrCriticalHeader},
+		{"crit a string", critTok(`"exp"`, "exp", 1), ErrCriticalHeader},
+		{"crit an object", critTok(`{"exp":true}`, "exp", 1), ErrCriticalHeader},
+		{"crit lists a number", critTok(`[1]`, "", nil), ErrCriticalHeader},
+		{"crit lists alg", critTok(`["alg"]`, "", nil), ErrCriticalHeader},
+		{"crit lists kid", critTok(`["kid"]`, "", nil), ErrCriticalHeader},
+		{"crit lists a name twice", critTok(`["x","x"]`, "x", 1), ErrCriticalHeader},
+		{"crit lists an absent name", critTok(`["x"]`, "", nil), ErrCriticalHeader},
 	}
 	all := []error{ErrMalformedToken, ErrMissingKID, ErrUnknownKID, ErrAlgorithmNotAllowed,
 		ErrKeyAlgorithmMismatch, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience, ErrExpired,
-		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge, ErrControlCharacter}
+		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge, ErrControlCharacter,
+		ErrCriticalHeader}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := v.Verify(tc.token)
@@ -373,4 +395,39 @@ func nonCanonical(t *testing.T, token string, seg int) string {
 	}
 	parts[seg] = s[:len(s)-1] + string(alphabet[i|1])
 	return strings.Join(parts, ".")
+}
+
+// TestVerifyIgnoresUnknownHeaderParameters checks that a header parameter
+// that is not "crit" (not even "CRIT": names are case-sensitive) does not
+// make a token fail, as RFC 7515 section 4 requires.
+func TestVerifyIgnoresUnknownHeaderParameters(t *testing.T) {
+	v := newTestVerifier(t, newClock(), "app")
+	hdr := map[string]any{"CRIT": []string{"x"}, "x": 1, "Crit": "y", "cty": "JWT", "x5t#S256": "z"}
+	if _, err := v.Verify(signHeader(t, RS256, "rsa", hdr, validClaims())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyCritDetail checks that an ErrCriticalHeader says what is wrong
+// with the "crit" parameter.
+func TestVerifyCritDetail(t *testing.T) {
+	v := newTestVerifier(t, newClock(), "app")
+	for _, tc := range []struct {
+		hdr  map[string]any
+		want string
+	}{
+		{map[string]any{"crit": json.RawMessage(`["b64"]`), "b64": false}, `extension "b64" is not supported`},
+		{map[string]any{"crit": json.RawMessage(`["b64","x"]`), "b64": false}, `"x", which the header does not have`},
+		{map[string]any{"crit": json.RawMessage(`["x","y","x"]`), "x": 1, "y": 2}, `"x" twice`},
+		{map[string]any{"crit": json.RawMessage(`["x","x5t#S256"]`), "x": 1}, `"x5t#S256", which JWS or JWA defines`},
+		{map[string]any{"crit": json.RawMessage(`["p2c"]`), "p2c": 1000}, `"p2c", which JWS or JWA defines`},
+		{map[string]any{"crit": json.RawMessage(`[]`)}, "crit is empty"},
+		{map[string]any{"crit": json.RawMessage(`null`)}, "not an array of strings"},
+		{map[string]any{"crit": json.RawMessage(`["x",null]`), "x": 1}, "not an array of strings"},
+	} {
+		_, err := v.Verify(signHeader(t, RS256, "rsa", tc.hdr, validClaims()))
+		if !errors.Is(err, ErrCriticalHeader) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("crit %s: %v, want ErrCriticalHeader saying %s", tc.hdr["crit"], err, tc.want)
+		}
+	}
 }
