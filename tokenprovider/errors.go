@@ -49,10 +49,10 @@ var (
 	ErrTokenTooLarge error = &authError{"tokenprovider: token too large"}
 	// ErrControlCharacter: the token contains an ASCII control character
 	// (CR, LF, tab, NUL, DEL, ...). Go's base64 decoders skip CR and LF,
-	// so without this check a token with a line break inside it would
-	// verify as the token it was made from; a token that is not exactly
-	// the signed string is refused instead. Every other character outside
-	// the base64url alphabet and "." is ErrMalformedToken.
+	// so without this check a line break in the signature segment would be
+	// decoded away and the token accepted. It is refused, wherever it is,
+	// before any decoding. Every other character outside the base64url
+	// alphabet and "." is ErrMalformedToken.
 	ErrControlCharacter error = &authError{"tokenprovider: control character in token"}
 	// ErrCriticalHeader: the token header has "crit". RFC 7515 section
 	// 4.1.11 requires a recipient to refuse a token whose "crit" lists an
