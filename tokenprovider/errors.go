@@ -44,6 +44,24 @@ var (
 	ErrMissingExpiry error = &authError{"tokenprovider: token has no expiry"}
 	// ErrMissingSubject: the token has no "sub".
 	ErrMissingSubject error = &authError{"tokenprovider: token has no subject"}
+	// ErrTokenTooLarge: the token is longer than MaxTokenSize bytes. It is
+	// refused before any decoding.
+	ErrTokenTooLarge error = &authError{"tokenprovider: token too large"}
+	// ErrControlCharacter: the token contains an ASCII control character
+	// (CR, LF, tab, NUL, DEL, ...). Go's base64 decoders skip CR and LF,
+	// so without this check a line break in the signature segment would be
+	// decoded away and the token accepted. It is refused, wherever it is,
+	// before any decoding. Every other character outside the base64url
+	// alphabet and "." is ErrMalformedToken.
+	ErrControlCharacter error = &authError{"tokenprovider: control character in token"}
+	// ErrCriticalHeader: the token header has "crit". RFC 7515 section
+	// 4.1.11 requires a recipient to refuse a token whose "crit" lists an
+	// extension it does not understand, and this package understands none,
+	// so every "crit" is refused: one that lists an extension, and one that
+	// is invalid in itself (not a non-empty array of strings, listing a
+	// parameter the JWS or JWA specifications define, listing a name twice,
+	// or listing a name the header does not have).
+	ErrCriticalHeader error = &authError{"tokenprovider: unsupported critical header"}
 )
 
 // Errors about configuration and use rather than about a token. IsAuthError

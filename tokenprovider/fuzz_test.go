@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +53,21 @@ func FuzzParseJWKS(f *testing.F) {
 }
 
 func fuzzToken(claims jwt.MapClaims) string {
+	return fuzzTokenHeader(nil, claims)
+}
+
+// fuzzTokenHeader is fuzzToken with the header parameters in hdr added,
+// or removed where the value is nil.
+func fuzzTokenHeader(hdr map[string]any, claims jwt.MapClaims) string {
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	t.Header["kid"] = "fz"
+	for k, v := range hdr {
+		if v == nil {
+			delete(t.Header, k)
+		} else {
+			t.Header[k] = v
+		}
+	}
 	s, err := t.SignedString(fuzzKey)
 	if err != nil {
 		panic(err)
@@ -76,9 +90,33 @@ func FuzzVerify(f *testing.F) {
 	f.Add("")
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIiwia2lkIjoiZnoifQ.e30.")
+	// Forms that were once accepted or reached the decoders: line breaks
+	// and other control characters, padding, non-canonical base64url,
+	// "crit", a case-changed kid, and oversized tokens.
+	valid := fuzzToken(validClaims())
+	sig := valid[strings.LastIndexByte(valid, '.')+1:]
+	head := valid[:len(valid)-len(sig)]
+	f.Add(head + sig[:20] + "\n" + sig[20:])
+	f.Add(head + sig[:20] + "\r\n" + sig[20:])
+	f.Add(valid + "\n")
+	f.Add(head + sig[:20] + "\t" + sig[20:])
+	f.Add(valid + "==")
+	// An Ed25519 signature is 64 bytes, so its last character has 4 spare
+	// bits: set the lowest.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	f.Add(head + sig[:len(sig)-1] + string(alphabet[strings.IndexByte(alphabet, sig[len(sig)-1])|1]))
+	f.Add(fuzzTokenHeader(map[string]any{"crit": []string{"exp"}, "exp": 1}, validClaims()))
+	f.Add(fuzzTokenHeader(map[string]any{"crit": []string{}}, validClaims()))
+	f.Add(fuzzTokenHeader(map[string]any{"crit": []string{"x", "x"}, "x": 1}, validClaims()))
+	f.Add(fuzzTokenHeader(map[string]any{"CRIT": []string{"x"}}, validClaims()))
+	f.Add(fuzzTokenHeader(map[string]any{"kid": nil, "KID": "fz"}, validClaims()))
+	big := validClaims()
+	big["pad"] = strings.Repeat("x", MaxTokenSize)
+	f.Add(fuzzToken(big))
 	sentinels := []error{ErrMalformedToken, ErrMissingKID, ErrUnknownKID, ErrAlgorithmNotAllowed,
 		ErrKeyAlgorithmMismatch, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience, ErrExpired,
-		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject}
+		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge, ErrControlCharacter,
+		ErrCriticalHeader}
 	f.Fuzz(func(t *testing.T, token string) {
 		claims, err := v.Verify(token)
 		if err != nil {
@@ -94,6 +132,18 @@ func FuzzVerify(f *testing.F) {
 			return
 		}
 		// Accepted: every promised check holds.
+		if len(token) > MaxTokenSize || strings.Count(token, ".") != 2 ||
+			strings.Trim(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+			t.Fatalf("accepted token %q is not %d bytes of base64url and dots", token, MaxTokenSize)
+		}
+		var hdr map[string]any
+		if raw, err := base64.RawURLEncoding.Strict().DecodeString(token[:strings.IndexByte(token, '.')]); err != nil {
+			t.Fatalf("accepted header: %v", err)
+		} else if err := json.Unmarshal(raw, &hdr); err != nil {
+			t.Fatalf("accepted header %s: %v", raw, err)
+		} else if _, ok := hdr["crit"]; ok {
+			t.Fatalf("accepted header %s has crit", raw)
+		}
 		if claims.Subject == "" || normalizeIssuer(claims.Issuer) != testIssuer || claims.ExpiresAt.IsZero() ||
 			!t0.Before(claims.ExpiresAt.Add(DefaultLeeway)) {
 			t.Fatalf("accepted claims %+v", claims)

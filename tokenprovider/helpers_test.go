@@ -160,6 +160,11 @@ func validClaims() jwt.MapClaims {
 // sign signs claims with the test key for alg, putting kid in the header
 // (none if kid is "-").
 func sign(t testing.TB, alg, kid string, claims jwt.MapClaims) string {
+	return signHeader(t, alg, kid, nil, claims)
+}
+
+// signHeader is sign with the extra JOSE header parameters in hdr.
+func signHeader(t testing.TB, alg, kid string, hdr map[string]any, claims jwt.MapClaims) string {
 	keys(t)
 	var (
 		m   jwt.SigningMethod
@@ -176,6 +181,9 @@ func sign(t testing.TB, alg, kid string, claims jwt.MapClaims) string {
 		t.Fatalf("sign: unknown alg %s", alg)
 	}
 	tok := jwt.NewWithClaims(m, claims)
+	for k, v := range hdr {
+		tok.Header[k] = v
+	}
 	if kid != "-" {
 		tok.Header["kid"] = kid
 	}

@@ -16,6 +16,20 @@ import (
 // "iat", as Convex deployments do.
 const DefaultLeeway = 5 * time.Second
 
+// MaxTokenSize is the longest token, in bytes, a Verifier reads; a longer
+// one is refused with ErrTokenTooLarge before it is decoded, so hostile
+// input costs no base64, JSON or signature work.
+//
+// The Convex backend's source sets no limit on a token's own length
+// (extract_bearer_token in crates/authentication/src/lib.rs takes the
+// Authorization header whole), but a token sent in a header meets the usual
+// 8 KiB cap on a header: the figure the backend itself gives as "the
+// maximum length of an HTTP header" when it limits environment variable
+// values (MAX_VALUE_LENGTH in crates/common/src/types/environment_variables.rs).
+// 16 KiB is twice that: room for a large custom-claim set (a typical RS256
+// token is 1 to 2 KB) without accepting arbitrarily large input.
+const MaxTokenSize = 16 << 10
+
 // supportedAlgorithms are the algorithms a Verifier accepts unless told
 // otherwise, and the only ones it can be told to accept. Unexported, so
 // that no caller can widen the set.
@@ -44,13 +58,17 @@ type VerifierOptions struct {
 // Verifier checks Convex custom-JWT tokens against a static key set, with
 // no network call. It is safe for concurrent use.
 //
-// A token is accepted when its header names a "kid" found in the key set;
-// its "alg" is allowed, agrees with the key's "alg" if the key has one and
-// fits the key's type; the signature verifies; "iss" matches the issuer;
-// "aud" contains the audience if one is configured; "exp" is present and
-// not past, and "nbf" and "iat", when present, are not in the future (all
-// with the leeway); and "sub" is present. Each failure is reported with its
-// own sentinel error (ErrUnknownKID, ErrExpired, ...).
+// A token is accepted when it is at most MaxTokenSize bytes long and
+// written exactly as RFC 7515 says (three segments of unpadded, canonical
+// base64url, nothing else); its header has no "crit" (it lists extensions
+// that must be understood, and the Verifier understands none) and names a
+// "kid" found in the key set; its "alg" is allowed, agrees with the key's
+// "alg" if the key has one and fits the key's type; the signature
+// verifies; "iss" matches the issuer; "aud" contains the audience if one is
+// configured; "exp" is present and not past, and "nbf" and "iat", when
+// present, are not in the future (all with the leeway); and "sub" is
+// present. Each failure is reported with its own sentinel error
+// (ErrUnknownKID, ErrExpired, ...).
 type Verifier struct {
 	keys     *KeySet
 	issuer   string
@@ -99,6 +117,9 @@ func NewVerifier(keys *KeySet, opts *VerifierOptions) (*Verifier, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithJSONNumber(),
+		// Refuse non-zero unused bits in a segment's last character, so
+		// that each token has one spelling (encoding/base64's Strict).
+		jwt.WithStrictDecoding(),
 	)
 	return v, nil
 }
@@ -142,13 +163,16 @@ var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
 // header is the part of the JOSE header checked before jwt parses the
 // token.
 type header struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
+	Alg string // "alg"
+	Kid string // "kid"
 }
 
 // Verify checks token and returns its claims. The error wraps exactly one
 // of the package's verification sentinels (see Verifier).
 func (v *Verifier) Verify(token string) (*Claims, error) {
+	if err := checkCompact(token); err != nil {
+		return nil, err
+	}
 	h, err := readHeader(token)
 	if err != nil {
 		return nil, err
@@ -184,22 +208,123 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	return v.checkClaims(mc)
 }
 
+// segmentNames name the three segments of a JWS compact serialization in
+// errors.
+var segmentNames = [...]string{"header", "payload", "signature"}
+
+// checkCompact is the check on the token as a string, before anything is
+// decoded: at most MaxTokenSize bytes, three segments, and nothing but the
+// base64url alphabet in them (no padding, no whitespace), as RFC 7515
+// section 7.1 writes a JWS compact serialization.
+//
+// golang-jwt cannot do this for us: its decoding, even with
+// jwt.WithStrictDecoding (which the Verifier also uses, for canonical
+// trailing bits), is encoding/base64's, and that skips CR and LF anywhere
+// in the input. The signature is checked over the header and payload as
+// written, so a line break there fails verification anyway, but one in the
+// signature segment would be decoded away and the token accepted.
+func checkCompact(token string) error {
+	if len(token) > MaxTokenSize {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrTokenTooLarge, len(token), MaxTokenSize)
+	}
+	seg := 0
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '.':
+			seg++
+			if seg > 2 {
+				return fmt.Errorf("%w: more than three dot-separated segments", ErrMalformedToken)
+			}
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("%w: %q at byte %d, in the %s", ErrControlCharacter, c, i, segmentNames[seg])
+		default:
+			return fmt.Errorf("%w: %q at byte %d, in the %s, is not base64url", ErrMalformedToken, c, i, segmentNames[seg])
+		}
+	}
+	if seg != 2 {
+		return fmt.Errorf("%w: not three dot-separated segments", ErrMalformedToken)
+	}
+	return nil
+}
+
 // readHeader decodes the JOSE header, so that the algorithm and key id are
 // checked (and reported with their own errors) before any signature work.
+// The token has passed checkCompact.
 func readHeader(token string) (header, error) {
-	seg, _, ok := strings.Cut(token, ".")
-	if !ok || strings.Count(token, ".") != 2 {
-		return header{}, fmt.Errorf("%w: not three dot-separated segments", ErrMalformedToken)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	seg, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
 	if err != nil {
 		return header{}, fmt.Errorf("%w: header is not base64url: %v", ErrMalformedToken, err)
 	}
-	var h header
-	if err := json.Unmarshal(raw, &h); err != nil {
+	// Header parameter names are case-sensitive (RFC 7515 section 4), and
+	// golang-jwt reads the header into a map with exact keys, so read it
+	// the same way: decoding into a struct would also take "KID" or "Alg".
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &params); err != nil {
 		return header{}, fmt.Errorf("%w: header: %v", ErrMalformedToken, err)
 	}
+	if err := checkCrit(params); err != nil {
+		return header{}, err
+	}
+	var h header
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"alg", &h.Alg}, {"kid", &h.Kid}} {
+		if v, ok := params[p.name]; ok {
+			if err := json.Unmarshal(v, p.dst); err != nil {
+				return header{}, fmt.Errorf("%w: header %s: %v", ErrMalformedToken, p.name, err)
+			}
+		}
+	}
 	return h, nil
+}
+
+// specParams are the header parameters RFC 7515 (JWS) and RFC 7518 (JWA)
+// define, which RFC 7515 section 4.1.11 forbids "crit" to list.
+var specParams = []string{
+	"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", // RFC 7515 4.1
+	"epk", "apu", "apv", "iv", "tag", "p2s", "p2c", // RFC 7518 4.6.1, 4.7.1, 4.8.1
+}
+
+// checkCrit applies RFC 7515 section 4.1.11 to the header parameters. The
+// Verifier understands no extension, so any "crit" is refused with
+// ErrCriticalHeader; the checks before the last only make the message say
+// what is wrong with an invalid one. golang-jwt ignores "crit", so this
+// cannot be left to it.
+func checkCrit(params map[string]json.RawMessage) error {
+	raw, ok := params["crit"]
+	if !ok {
+		return nil
+	}
+	// []any rather than []string: a null element would become "".
+	var list []any
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		return fmt.Errorf("%w: crit is not an array of strings", ErrCriticalHeader)
+	}
+	names := make([]string, len(list))
+	for i, e := range list {
+		n, ok := e.(string)
+		if !ok {
+			return fmt.Errorf("%w: crit is not an array of strings", ErrCriticalHeader)
+		}
+		names[i] = n
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: crit is empty", ErrCriticalHeader)
+	}
+	for i, n := range names {
+		switch {
+		case slices.Contains(specParams, n):
+			return fmt.Errorf("%w: crit lists %q, which JWS or JWA defines", ErrCriticalHeader, n)
+		case slices.Contains(names[:i], n):
+			return fmt.Errorf("%w: crit lists %q twice", ErrCriticalHeader, n)
+		case params[n] == nil:
+			return fmt.Errorf("%w: crit lists %q, which the header does not have", ErrCriticalHeader, n)
+		}
+	}
+	return fmt.Errorf("%w: extension %q is not supported", ErrCriticalHeader, names[0])
 }
 
 // mapJWTError turns golang-jwt's error into this package's sentinels,

@@ -101,6 +101,16 @@ func TestVerifyRejections(t *testing.T) {
 	// Change the payload but keep the signature.
 	otherPayload := strings.Split(sign(t, RS256, "rsa", with("sub", "admin")), ".")[1]
 	swapped := parts[0] + "." + otherPayload + "." + parts[2]
+	// critTok is a valid signed token whose header also has "crit" (the
+	// JSON crit) and, if name is not empty, the parameter name with value
+	// val.
+	critTok := func(crit, name string, val any) string {
+		hdr := map[string]any{"crit": json.RawMessage(crit)}
+		if name != "" {
+			hdr[name] = val
+		}
+		return signHeader(t, RS256, "rsa", hdr, validClaims())
+	}
 
 	cases := []struct {
 		name  string
@@ -135,10 +145,47 @@ func TestVerifyRejections(t *testing.T) {
 		{"header not JSON", b64u([]byte("nope")) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
 		{"payload not JSON", parts[0] + "." + b64u([]byte("[")) + "." + parts[2], ErrMalformedToken},
 		{"kid not a string", b64u([]byte(`{"alg":"RS256","kid":7}`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"signed but larger than MaxTokenSize", sign(t, RS256, "rsa", with("pad", strings.Repeat("x", MaxTokenSize))), ErrTokenTooLarge},
+		{"garbage larger than MaxTokenSize", strings.Repeat("a", MaxTokenSize+1), ErrTokenTooLarge},
+		{"LF inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + "\n" + parts[2][100:], ErrControlCharacter},
+		{"CRLF inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + "\r\n" + parts[2][100:], ErrControlCharacter},
+		{"CR inside the payload", parts[0] + "." + parts[1][:10] + "\r" + parts[1][10:] + "." + parts[2], ErrControlCharacter},
+		{"LF inside the header", parts[0][:5] + "\n" + parts[0][5:] + "." + parts[1] + "." + parts[2], ErrControlCharacter},
+		{"trailing LF", valid + "\n", ErrControlCharacter},
+		{"LF before a dot", parts[0] + "\n." + parts[1] + "." + parts[2], ErrControlCharacter},
+		{"tab inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + "\t" + parts[2][100:], ErrControlCharacter},
+		{"NUL after the signature", valid + "\x00", ErrControlCharacter},
+		{"DEL inside the payload", parts[0] + "." + parts[1][:10] + "\x7f" + parts[1][10:] + "." + parts[2], ErrControlCharacter},
+		{"space inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:100] + " " + parts[2][100:], ErrMalformedToken},
+		{"padded signature", valid + strings.Repeat("=", (4-len(parts[2])%4)%4), ErrMalformedToken},
+		{"padding in the header", parts[0] + "=." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"standard base64 alphabet", parts[0] + "." + parts[1] + "." + parts[2][:100] + "+/" + parts[2][102:], ErrMalformedToken},
+		{"non-ASCII inside the payload", parts[0] + "." + parts[1][:10] + "\u00e9" + parts[1][10:] + "." + parts[2], ErrMalformedToken},
+		{"four segments", valid + ".AAAA", ErrMalformedToken},
+		{"non-canonical signature", nonCanonical(t, valid, 2), ErrMalformedToken},
+		{"non-canonical payload", nonCanonical(t, slackToken(t, 1), 1), ErrMalformedToken},
+		{"non-canonical header", nonCanonical(t, slackToken(t, 0), 0), ErrMalformedToken},
+		{"kid spelt KID", signHeader(t, RS256, "-", map[string]any{"KID": "rsa"}, validClaims()), ErrMissingKID},
+		{"alg spelt ALG", b64u([]byte(`{"ALG":"RS256","kid":"rsa"}`)) + "." + parts[1] + "." + parts[2], ErrAlgorithmNotAllowed},
+		{"header is null", b64u([]byte(`null`)) + "." + parts[1] + "." + parts[2], ErrAlgorithmNotAllowed},
+		{"header is an array", b64u([]byte(`["RS256"]`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"alg not a string", b64u([]byte(`{"alg":["RS256"],"kid":"rsa"}`)) + "." + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"crit lists an unknown extension", critTok(`["exp"]`, "exp", 1), ErrCriticalHeader},
+		{"crit lists b64 (RFC 7797)", critTok(`["b64"]`, "b64", false), ErrCriticalHeader},
+		{"crit empty", critTok(`[]`, "", nil), ErrCriticalHeader},
+		{"crit null", critTok(`null`, "", nil), ErrCriticalHeader},
+		{"crit a string", critTok(`"exp"`, "exp", 1), ErrCriticalHeader},
+		{"crit an object", critTok(`{"exp":true}`, "exp", 1), ErrCriticalHeader},
+		{"crit lists a number", critTok(`[1]`, "", nil), ErrCriticalHeader},
+		{"crit lists alg", critTok(`["alg"]`, "", nil), ErrCriticalHeader},
+		{"crit lists kid", critTok(`["kid"]`, "", nil), ErrCriticalHeader},
+		{"crit lists a name twice", critTok(`["x","x"]`, "x", 1), ErrCriticalHeader},
+		{"crit lists an absent name", critTok(`["x"]`, "", nil), ErrCriticalHeader},
 	}
 	all := []error{ErrMalformedToken, ErrMissingKID, ErrUnknownKID, ErrAlgorithmNotAllowed,
 		ErrKeyAlgorithmMismatch, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience, ErrExpired,
-		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject}
+		ErrNotYetValid, ErrMissingExpiry, ErrMissingSubject, ErrTokenTooLarge, ErrControlCharacter,
+		ErrCriticalHeader}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := v.Verify(tc.token)
@@ -274,5 +321,113 @@ func TestVerifierFromEnv(t *testing.T) {
 	}
 	if _, err := v.Verify(sign(t, EdDSA, "ed", validClaims())); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerifySizeLimit checks both sides of MaxTokenSize with signed,
+// otherwise valid tokens.
+func TestVerifySizeLimit(t *testing.T) {
+	v := newTestVerifier(t, newClock(), "app")
+	padded := func(n int) string {
+		c := validClaims()
+		c["pad"] = strings.Repeat("x", n)
+		return sign(t, EdDSA, "ed", c)
+	}
+	// Base64url output grows by one or two characters per input byte, so
+	// the largest padding that fits gives a token of MaxTokenSize or
+	// MaxTokenSize-1 bytes, and one more byte gives a token over the limit.
+	// Start from the estimate (4 characters per 3 bytes) and step.
+	n := (MaxTokenSize - len(padded(0))) * 3 / 4
+	for len(padded(n)) > MaxTokenSize {
+		n--
+	}
+	for len(padded(n+1)) <= MaxTokenSize {
+		n++
+	}
+	fits, over := padded(n), padded(n+1)
+	if len(fits) > MaxTokenSize || len(fits) < MaxTokenSize-1 || len(over) <= MaxTokenSize {
+		t.Fatalf("lengths %d and %d do not straddle %d", len(fits), len(over), MaxTokenSize)
+	}
+	if _, err := v.Verify(fits); err != nil {
+		t.Errorf("%d-byte token: %v", len(fits), err)
+	}
+	if _, err := v.Verify(over); !errors.Is(err, ErrTokenTooLarge) {
+		t.Errorf("%d-byte token: %v, want ErrTokenTooLarge", len(over), err)
+	}
+}
+
+// slackToken returns a valid RS256 token whose segment seg (0 header, 1
+// payload) has a length that is not a multiple of 4, so that its last
+// character carries unused low bits.
+func slackToken(t *testing.T, seg int) string {
+	t.Helper()
+	for pad := ""; len(pad) < 3; pad += "x" {
+		c := validClaims()
+		hdr := map[string]any{}
+		if seg == 0 {
+			hdr["x"] = pad
+		} else {
+			c["x"] = pad
+		}
+		tok := signHeader(t, RS256, "rsa", hdr, c)
+		if len(strings.Split(tok, ".")[seg])%4 != 0 {
+			return tok
+		}
+	}
+	t.Fatalf("no padding gives segment %d spare bits", seg)
+	return ""
+}
+
+// nonCanonical sets the lowest bit of the last character of segment seg
+// of token. That bit is one the decoder discards, so the segment decodes
+// to the same bytes but is not the canonical encoding of them.
+func nonCanonical(t *testing.T, token string, seg int) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	parts := strings.Split(token, ".")
+	s := parts[seg]
+	if len(s)%4 == 0 {
+		t.Fatalf("segment %d (%d characters) has no spare bits", seg, len(s))
+	}
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	if i < 0 || i&1 != 0 {
+		t.Fatalf("segment %d ends in %q, not a canonical last character", seg, s[len(s)-1])
+	}
+	parts[seg] = s[:len(s)-1] + string(alphabet[i|1])
+	return strings.Join(parts, ".")
+}
+
+// TestVerifyIgnoresUnknownHeaderParameters checks that a header parameter
+// that is not "crit" (not even "CRIT": names are case-sensitive) does not
+// make a token fail, as RFC 7515 section 4 requires.
+func TestVerifyIgnoresUnknownHeaderParameters(t *testing.T) {
+	v := newTestVerifier(t, newClock(), "app")
+	hdr := map[string]any{"CRIT": []string{"x"}, "x": 1, "Crit": "y", "cty": "JWT", "x5t#S256": "z"}
+	if _, err := v.Verify(signHeader(t, RS256, "rsa", hdr, validClaims())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyCritDetail checks that an ErrCriticalHeader says what is wrong
+// with the "crit" parameter.
+func TestVerifyCritDetail(t *testing.T) {
+	v := newTestVerifier(t, newClock(), "app")
+	for _, tc := range []struct {
+		hdr  map[string]any
+		want string
+	}{
+		{map[string]any{"crit": json.RawMessage(`["b64"]`), "b64": false}, `extension "b64" is not supported`},
+		{map[string]any{"crit": json.RawMessage(`["b64","x"]`), "b64": false}, `"x", which the header does not have`},
+		{map[string]any{"crit": json.RawMessage(`["x","y","x"]`), "x": 1, "y": 2}, `"x" twice`},
+		{map[string]any{"crit": json.RawMessage(`["x","x5t#S256"]`), "x": 1}, `"x5t#S256", which JWS or JWA defines`},
+		{map[string]any{"crit": json.RawMessage(`["p2c"]`), "p2c": 1000}, `"p2c", which JWS or JWA defines`},
+		{map[string]any{"crit": json.RawMessage(`[]`)}, "crit is empty"},
+		{map[string]any{"crit": json.RawMessage(`null`)}, "not an array of strings"},
+		{map[string]any{"crit": json.RawMessage(`["x",null]`), "x": 1}, "not an array of strings"},
+	} {
+		_, err := v.Verify(signHeader(t, RS256, "rsa", tc.hdr, validClaims()))
+		if !errors.Is(err, ErrCriticalHeader) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("crit %s: %v, want ErrCriticalHeader saying %s", tc.hdr["crit"], err, tc.want)
+		}
 	}
 }
