@@ -118,16 +118,28 @@ func TestIntAndFloatArgsAreDifferentQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := c.SubscribeRaw(ctx, "echo:missing", map[string]any{"n": int64(1)})
+	b, err := c.SubscribeRaw(ctx, "echo:missing", map[string]any{"n": Int64(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// A plain Go integer is the Float64 1, as a JavaScript number is.
+	d, err := c.SubscribeRaw(ctx, "echo:missing", map[string]any{"n": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
 	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.Adds >= 2 }); err != nil {
 		t.Fatal(err)
 	}
 	if a.token == b.token {
-		t.Fatal("float and int64 args share a token")
+		t.Fatal("Float64 and Int64 args share a token")
+	}
+	if a.token != d.token {
+		t.Fatal("1 and 1.0 are different queries")
+	}
+	if st, err := c.Stats(ctx); err != nil || st.Queries != 2 {
+		t.Fatalf("Stats = %+v, %v; want 2 distinct queries", st, err)
 	}
 }
 
@@ -153,7 +165,7 @@ func TestQueryErrorsAndConvexErrorData(t *testing.T) {
 		t.Fatalf("HTTP query error = %v", err)
 	}
 	// A mutation that fails with a plain error.
-	_, err = c.MutationRaw(ctx, "counter:increment", map[string]any{"name": "x", "by": 1.5})
+	_, err = c.MutationRaw(ctx, "counter:increment", map[string]any{"name": "x", "by": "1"})
 	if !errors.As(err, &fe) || fe.HasData || fe.Kind != "mutation" {
 		t.Fatalf("bad mutation = %v", err)
 	}
@@ -161,7 +173,7 @@ func TestQueryErrorsAndConvexErrorData(t *testing.T) {
 
 func TestActionsAndOneShotQueries(t *testing.T) {
 	_, c, ctx := setup(t)
-	in := map[string]any{"i": int64(-5), "b": []byte{0, 1}, "f": 1.5, "nested": []any{"x", nil, true}}
+	in := map[string]any{"i": Int64(-5), "n": -5, "b": []byte{0, 1}, "f": 1.5, "nested": []any{"x", nil, true}}
 	got, err := Action[map[string]any](ctx, c, "echo:run", in)
 	if err != nil {
 		t.Fatal(err)

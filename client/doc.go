@@ -16,7 +16,8 @@
 // returns the newest without waiting, and Updates is an iterator for
 // range-over-func. Queries are deduplicated: a query is identified by its
 // canonical function path plus its canonical arguments (object keys
-// sorted, int64 distinct from float64), and any number of subscribers
+// sorted, an Int64 distinct from the Float64 of the same number), and any
+// number of subscribers
 // share one server subscription, the last to Close removing it. A new
 // subscriber to a live query gets the cached value at once.
 //
@@ -27,6 +28,14 @@
 //
 // SubscribeAll delivers several queries together, each snapshot
 // consistent at one database timestamp.
+//
+// # Values
+//
+// Arguments and results are Convex values, mapped as JavaScript maps them:
+// Go integers and floats are Float64 (a schema's v.number()), exactly or
+// not at all; an Int64 (v.int64()) is explicit, with the Int64 type or a
+// `json:"name,int64"` field tag; []byte is Bytes; structs follow their
+// json tags. Package protocol documents the whole mapping.
 //
 // # Mutations, actions and one-shot queries
 //

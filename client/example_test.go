@@ -37,8 +37,9 @@ func ExampleMutation() {
 	}
 	defer c.Close()
 
-	// Int64 arguments are Go integers; Float64 ones are Go floats.
-	n, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "clicks", "by": int64(5)})
+	// Go numbers are Float64 (v.number()), as JavaScript numbers are;
+	// write Int64(5) where a function wants a v.int64().
+	n, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "clicks", "by": 5})
 	if err != nil {
 		panic(err)
 	}
@@ -78,5 +79,5 @@ func ExampleClient_SubscribeAll() {
 		panic(err)
 	}
 	fmt.Println(string(snap.Values[0]), string(snap.Values[1]))
-	// Output: {"$integer":"AAAAAAAAAAA="} {"$integer":"AAAAAAAAAAA="}
+	// Output: 0 0
 }

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -41,7 +40,7 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 		url:      fs.String("url", os.Getenv("CONVEX_URL"), "deployment URL (default $CONVEX_URL; none starts the embedded deployment)"),
 		token:    fs.String("token", os.Getenv("CONVEX_AUTH_TOKEN"), "auth token (default $CONVEX_AUTH_TOKEN)"),
 		tokenCmd: fs.String("token-command", "", "a shell command that prints the auth token"),
-		ints:     fs.Bool("ints", false, "read integral numbers in ARGS_JSON as Int64 (v.int64()) instead of Float64"),
+		ints:     fs.Bool("ints", false, "read integer literals in ARGS_JSON as Int64 (v.int64()), exactly, instead of Float64 (v.number())"),
 		timeout:  fs.Duration("timeout", 30*time.Second, "how long to wait for a one-shot call"),
 	}
 }
@@ -73,42 +72,80 @@ func classify(err error) error {
 	return err
 }
 
-// parseArgs reads ARGS_JSON: a JSON object (Convex JSON, so {"$integer":
-// ...} and {"$bytes": ...} work), with integral numbers read as Int64 when
-// ints is set.
+// parseArgs reads ARGS_JSON: a JSON object in Convex JSON, so that
+// {"$integer": ...} and {"$bytes": ...} work. Numbers are Float64, as in
+// JavaScript, and an integer a float64 cannot hold exactly is an error;
+// with ints, integer literals are Int64 instead, exactly.
 func parseArgs(text string, ints bool) (any, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, nil
 	}
-	v, err := protocol.DecodeValue([]byte(text))
-	if err != nil {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		return nil, &usageError{fmt.Sprintf("ARGS_JSON: %v", err)}
+	}
+	if dec.More() {
+		return nil, &usageError{"ARGS_JSON: more than one JSON value"}
 	}
 	if _, ok := v.(map[string]any); !ok {
 		return nil, &usageError{"ARGS_JSON must be a JSON object"}
 	}
-	if ints {
-		v = toInts(v)
+	v, err := convexArgs(v, ints)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("ARGS_JSON: %v", err)}
 	}
 	return v, nil
 }
 
-func toInts(v any) any {
+// convexArgs turns JSON decoded with UseNumber into Convex values: numbers
+// by the rule of parseArgs, one-key special objects such as {"$integer":
+// ...} into their values, checked by the protocol decoder.
+func convexArgs(v any, ints bool) (any, error) {
 	switch x := v.(type) {
-	case float64:
-		if x == math.Trunc(x) && x >= -(1<<63) && x < 1<<63 {
-			return int64(x)
+	case json.Number:
+		if ints {
+			if n, err := protocol.ParseInt64Literal(string(x)); err == nil {
+				return n, nil
+			} else if !strings.ContainsAny(string(x), ".eE") {
+				return nil, err // an integer literal out of Int64's range
+			}
 		}
+		b, err := protocol.EncodeValue(x) // exact, or an error
+		if err != nil {
+			return nil, err
+		}
+		return protocol.DecodeValue(b)
 	case []any:
 		for i := range x {
-			x[i] = toInts(x[i])
+			c, err := convexArgs(x[i], ints)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = c
 		}
 	case map[string]any:
+		if len(x) == 1 {
+			for k := range x {
+				if strings.HasPrefix(k, "$") {
+					b, err := json.Marshal(x)
+					if err != nil {
+						return nil, err
+					}
+					return protocol.DecodeValue(b)
+				}
+			}
+		}
 		for k := range x {
-			x[k] = toInts(x[k])
+			c, err := convexArgs(x[k], ints)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = c
 		}
 	}
-	return v
+	return v, nil
 }
 
 // connect makes a client for the flags, starting the embedded deployment

@@ -34,10 +34,16 @@ func TestCallCommands(t *testing.T) {
 		stderr string // contained
 	}{
 		{"query", []string{"query", url, "counter:get", `{"name":"n"}`}, exitOK, "0\n", ""},
-		{"mutation with --ints", []string{"mutation", url, "--ints", "counter:increment", `{"name":"n","by":5}`}, exitOK, "5\n", ""},
+		{"mutation", []string{"mutation", url, "counter:increment", `{"name":"n","by":5}`}, exitOK, "5\n", ""},
 		{"query over the socket", []string{"query", url, "--socket", "counter:get", `{"name":"n"}`}, exitOK, "5\n", ""},
-		{"float where int64 is required", []string{"mutation", url, "counter:increment", `{"name":"n","by":5}`}, exitError, "", "v.int64()"},
-		{"explicit $integer", []string{"mutation", url, "counter:increment", `{"name":"n","by":{"$integer":"AQAAAAAAAAA="}}`}, exitOK, "6\n", ""},
+		{"Int64 where v.number() is required", []string{"mutation", url, "--ints", "counter:increment", `{"name":"n","by":1}`}, exitError, "", "v.number()"},
+		{"explicit $integer where v.number() is required", []string{"mutation", url, "counter:increment", `{"name":"n","by":{"$integer":"AQAAAAAAAAA="}}`}, exitError, "", "v.number()"},
+		{"fraction", []string{"mutation", url, "counter:increment", `{"name":"n","by":0.5e1}`}, exitOK, "10\n", ""},
+		{"--ints is exact", []string{"action", url, "--ints", "echo:run", `{"a":9007199254740993,"b":9223372036854775807,"c":-9223372036854775808,"f":1.5}`}, exitOK,
+			`{"a":9007199254740993,"b":9223372036854775807,"c":-9223372036854775808,"f":1.5}` + "\n", ""},
+		{"--ints out of range", []string{"action", url, "--ints", "echo:run", `{"a":9223372036854775808}`}, exitUsage, "", "does not fit in an Int64"},
+		{"inexact number", []string{"action", url, "echo:run", `{"a":9007199254740993}`}, exitUsage, "", "cannot be held exactly"},
+		{"exact large number", []string{"action", url, "echo:run", `{"a":9007199254740992}`}, exitOK, `{"a":9007199254740992}` + "\n", ""},
 		{"action echo", []string{"action", url, "echo:run", `{"b":{"$bytes":"AQI="},"i":{"$integer":"//////////8="},"x":[1.5,null]}`}, exitOK, `{"b":"AQI=","i":-1,"x":[1.5,null]}` + "\n", ""},
 		{"convex error", []string{"query", url, "errors:throw"}, exitError, "", "boom"},
 		{"unknown function", []string{"query", url, "nope:missing"}, exitError, "", "Could not find public function"},
@@ -50,7 +56,7 @@ func TestCallCommands(t *testing.T) {
 		{"bad token", []string{"query", url, "--token", "not-a-jwt", "auth:whoami"}, exitAuth, "", "refused the auth token"},
 		{"token signed by another key", []string{"query", url, "--token", otherTok, "auth:whoami"}, exitAuth, "", "refused the auth token"},
 		{"no connection", []string{"query", "--url=http://127.0.0.1:1", "--timeout=5s", "counter:get", `{"name":"n"}`}, exitConnection, "", "connection refused"},
-		{"watch piped", []string{"watch", url, "--count=1", "counter:get", `{"name":"n"}`}, exitOK, "6\n", ""},
+		{"watch piped", []string{"watch", url, "--count=1", "counter:get", `{"name":"n"}`}, exitOK, "10\n", ""},
 		{"embedded deployment", []string{"query", "--url=", "counter:get", `{"name":"n"}`}, exitOK, "0\n", "embedded test deployment"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
