@@ -34,7 +34,7 @@
 // Arguments and results are Convex values, mapped as JavaScript maps them:
 // Go integers and floats are Float64 (a schema's v.number()), exactly or
 // not at all; an Int64 (v.int64()) is explicit, with the Int64 type or a
-// `json:"name,int64"` field tag; []byte is Bytes; structs follow their
+// `convex:"int64"` field tag; []byte is Bytes; structs follow their
 // json tags. Package protocol documents the whole mapping.
 //
 // # Mutations, actions and one-shot queries

@@ -6,7 +6,7 @@ import "github.com/convexgo/convex/protocol"
 // bigint in JavaScript). Arguments and results follow JavaScript: plain Go
 // integers and floats are sent as Float64 (v.number()), and an integer a
 // float64 cannot hold exactly is an error, never rounded. Write Int64(n),
-// or tag a struct field `json:"name,int64"`, where a function wants an
+// or tag a struct field `convex:"int64"`, where a function wants an
 // Int64. Results decode into plain Go integers from either kind. See
 // package protocol for the whole mapping.
 type Int64 = protocol.Int64

@@ -26,9 +26,9 @@
 // schema's `v.number()` accepts. An integer that a float64 cannot hold
 // exactly (beyond ±2^53, unless it happens to be representable) is an
 // error, never a silent rounding. An Int64 (`v.int64()`, a JavaScript
-// bigint) is always explicit: the [Int64] type, or the `int64` option of a
-// struct field's tag (`json:"count,int64"`), which makes the field's
-// integers (and those of its pointers, slices, arrays and map values)
+// bigint) is always explicit: the [Int64] type, or a struct field tagged
+// `convex:"int64"` (beside its `json` tag, which linters check for
+// encoding/json's own options), which makes the field's integers (and those of its pointers, slices, arrays and map values)
 // Int64. So `1`, `int64(1)` and `1.0` are one value, and `Int64(1)` is a
 // different one: two queries that differ only so are two queries.
 //
@@ -41,7 +41,7 @@
 // String, as in encoding/json. A method with a pointer receiver on a value
 // that is not addressable is an error, where encoding/json would ignore it.
 // Struct fields follow encoding/json's `json` tags: a name, "-" to skip,
-// omitempty, and the int64 option above. Values that Convex cannot hold
+// and omitempty; the `convex:"int64"` tag is the one addition. Values that Convex cannot hold
 // are errors, never silent changes: channels, funcs, complex numbers,
 // time.Time (store milliseconds since the epoch as a float64, as Convex's
 // _creationTime does), structs that have fields but no exported one,

@@ -11,7 +11,7 @@ type fieldInfo struct {
 	name      string
 	index     []int
 	omitEmpty bool
-	asInt64   bool // `json:",int64"`: integers are Int64, not Float64
+	asInt64   bool // `convex:"int64"`: integers are Int64, not Float64
 }
 
 var fieldCache sync.Map // reflect.Type -> []fieldInfo
@@ -73,7 +73,7 @@ func structFields(t reflect.Type) []fieldInfo {
 				}
 				cands = append(cands, candidate{
 					fieldInfo: fieldInfo{name: name, index: index, omitEmpty: hasOption(opts, "omitempty"),
-						asInt64: hasOption(opts, "int64")},
+						asInt64: hasOption(sf.Tag.Get("convex"), "int64")},
 					depth:  depth,
 					tagged: tagged,
 				})

@@ -10,8 +10,8 @@ import (
 // Int64 is a Convex Int64: what `v.int64()` accepts and a JavaScript
 // bigint holds. Plain Go integers encode as Float64 (`v.number()`), as
 // JavaScript numbers do, so an Int64 is always asked for explicitly: with
-// this type, or with the `int64` option of a struct field's `json` tag
-// (`json:"count,int64"`). DecodeValue returns an Int64 for every
+// this type, or with a struct field's `convex:"int64"` tag
+// (`convex:"int64"`, beside the field's `json` tag). DecodeValue returns an Int64 for every
 // {"$integer": ...} value.
 type Int64 int64
 
@@ -82,9 +82,7 @@ func ParseInt64Literal(s string) (Int64, error) {
 // isIntegerLiteral reports whether s is a JSON number with no fraction or
 // exponent.
 func isIntegerLiteral(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	if s == "" || (len(s) > 1 && s[0] == '0') {
 		return false
 	}

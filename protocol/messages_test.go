@@ -102,7 +102,7 @@ func TestQueryToken(t *testing.T) {
 		{token(t, "m:f", map[string]any{"n": 1}), token(t, "m:f", map[string]any{"n": 1.0})},
 		{token(t, "m:f", map[string]any{"n": int64(1)}), token(t, "m:f", map[string]any{"n": 1.0})},
 		{token(t, "m:f", struct {
-			N int64 `json:"n,int64"`
+			N int64 `json:"n" convex:"int64"`
 		}{1}), token(t, "m:f", map[string]any{"n": Int64(1)})},
 	}
 	for i, p := range same {

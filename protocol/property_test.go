@@ -131,14 +131,14 @@ func TestTypedRoundTripProperty(t *testing.T) {
 	type doc struct {
 		ID      string             `json:"_id"`
 		Created float64            `json:"_creationTime"`
-		N       int64              `json:"n,int64"`
+		N       int64              `json:"n" convex:"int64"`
 		Exact   Int64              `json:"exact"`
 		Small   int32              `json:"small"`
 		F       float64            `json:"f"`
 		B       []byte             `json:"b"`
 		Tags    []string           `json:"tags"`
 		M       map[string]float64 `json:"m"`
-		Opt     *int64             `json:"opt,int64"`
+		Opt     *int64             `json:"opt" convex:"int64"`
 	}
 	for seed := uint64(0); seed < 500; seed++ {
 		r := rand.New(rand.NewPCG(seed, 7))

@@ -424,7 +424,7 @@ func (e *encoder) appendInteger(n int64) error {
 	return nil
 }
 
-// encodeAsInt64 writes a value under a struct field tagged `json:",int64"`:
+// encodeAsInt64 writes a value under a struct field tagged `convex:"int64"`:
 // integers as Int64, through pointers, slices, arrays and map values.
 func (e *encoder) encodeAsInt64(v reflect.Value, depth int) error {
 	switch v.Kind() {
@@ -485,7 +485,7 @@ func (e *encoder) encodeAsInt64(v reflect.Value, depth int) error {
 		}
 		return e.encodeFields(fields, depth)
 	}
-	return valueErr("the int64 option needs an integer field (or pointers, slices, arrays or maps of integers), not %s", v.Type())
+	return valueErr("the convex:\"int64\" tag needs an integer field (or pointers, slices, arrays or maps of integers), not %s", v.Type())
 }
 
 func (e *encoder) enter(depth int) error {
@@ -519,7 +519,7 @@ func (e *encoder) encodeArray(v reflect.Value, depth int) error {
 type field struct {
 	name    string
 	val     reflect.Value
-	asInt64 bool // the field is tagged `json:",int64"`
+	asInt64 bool // the field is tagged `convex:"int64"`
 }
 
 func (e *encoder) encodeMap(v reflect.Value, depth int) error {

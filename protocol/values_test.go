@@ -110,8 +110,8 @@ type message struct {
 	ID       string            `json:"_id"`
 	Channel  string            `json:"channel"`
 	Count    int64             `json:"count"`
-	Big      int64             `json:"big,int64"`
-	BigList  []int             `json:"bigList,int64,omitempty"`
+	Big      int64             `json:"big" convex:"int64"`
+	BigList  []int             `json:"bigList,omitempty" convex:"int64"`
 	Score    float64           `json:"score"`
 	Data     []byte            `json:"data"`
 	Tags     []string          `json:"tags,omitempty"`
@@ -168,11 +168,11 @@ func TestEncodeValueRejects(t *testing.T) {
 		{"2^53+1 is not a float64", int64(1<<53 + 1), "integer 9007199254740993 cannot be held exactly"},
 		{"max int64 is not a float64", int64(math.MaxInt64), "cannot be held exactly"},
 		{"max uint64 under int64 tag", struct {
-			N uint64 `json:"n,int64"`
+			N uint64 `json:"n" convex:"int64"`
 		}{math.MaxUint64}, "does not fit in an Int64"},
 		{"int64 tag on a string", struct {
-			S string `json:"s,int64"`
-		}{"x"}, "the int64 option needs an integer field"},
+			S string `json:"s" convex:"int64"`
+		}{"x"}, "tag needs an integer field"},
 		{"json.Number 2^53+1", json.Number("9007199254740993"), "cannot be held exactly"},
 		{"json.Number overflow", json.Number("1e400"), "out of range"},
 		{"json.Number huge integer", json.Number("123456789012345678901234567890"), "cannot be held exactly"},
@@ -484,7 +484,7 @@ func TestIntegersRoundTripAsFloat64(t *testing.T) {
 		Count    uint16  `json:"count"`
 		Score    float64 `json:"score"`
 		Exact    Int64   `json:"exact"`
-		Tagged   int64   `json:"tagged,int64"`
+		Tagged   int64   `json:"tagged" convex:"int64"`
 	}
 	in := `{"count":3,"exact":{"$integer":"BQAAAAAAAAA="},"priority":2,"score":1.5,"tagged":{"$integer":"BgAAAAAAAAA="}}`
 	var d doc
