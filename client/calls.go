@@ -19,7 +19,10 @@ type callResult struct {
 //
 // If ctx ends first, MutationRaw returns ctx's error, but the mutation may
 // still run.
-func (c *Client) MutationRaw(ctx context.Context, path string, args any) (json.RawMessage, error) {
+//
+// The options are for HTTPCaller; a Client's mutations are ordered by its
+// socket and SkipQueue changes nothing.
+func (c *Client) MutationRaw(ctx context.Context, path string, args any, _ ...CallOption) (json.RawMessage, error) {
 	return c.call(ctx, "mutation", path, args)
 }
 
@@ -27,7 +30,7 @@ func (c *Client) MutationRaw(ctx context.Context, path string, args any) (json.R
 // returns its result as Convex JSON. An action whose connection drops
 // while it runs fails with an error matching ErrConnectionLost: actions
 // are not re-sent, since they may not be idempotent.
-func (c *Client) ActionRaw(ctx context.Context, path string, args any) (json.RawMessage, error) {
+func (c *Client) ActionRaw(ctx context.Context, path string, args any, _ ...CallOption) (json.RawMessage, error) {
 	return c.call(ctx, "action", path, args)
 }
 
@@ -48,9 +51,34 @@ func (c *Client) call(ctx context.Context, kind, path string, args any) (json.Ra
 	}
 }
 
+// Caller runs Convex functions: a *Client (over its WebSocket, with the
+// Client's identity) or an *HTTPCaller (over HTTP, with its own
+// credentials). Query, Mutation and Action take either.
+type Caller interface {
+	QueryRaw(ctx context.Context, path string, args any, opts ...QueryOption) (json.RawMessage, error)
+	MutationRaw(ctx context.Context, path string, args any, opts ...CallOption) (json.RawMessage, error)
+	ActionRaw(ctx context.Context, path string, args any, opts ...CallOption) (json.RawMessage, error)
+}
+
+var (
+	_ Caller = (*Client)(nil)
+	_ Caller = (*HTTPCaller)(nil)
+)
+
+// CallOption changes how a mutation or action runs.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	skipQueue bool
+}
+
+// SkipQueue runs an HTTPCaller's mutation at once instead of after the
+// caller's earlier mutations, as the official HTTP client's skipQueue does.
+func SkipQueue() CallOption { return func(o *callOptions) { o.skipQueue = true } }
+
 // Mutation runs a mutation and decodes its result into T.
-func Mutation[T any](ctx context.Context, c *Client, path string, args any) (T, error) {
-	raw, err := c.MutationRaw(ctx, path, args)
+func Mutation[T any](ctx context.Context, c Caller, path string, args any, opts ...CallOption) (T, error) {
+	raw, err := c.MutationRaw(ctx, path, args, opts...)
 	if err != nil {
 		var zero T
 		return zero, err
@@ -59,8 +87,8 @@ func Mutation[T any](ctx context.Context, c *Client, path string, args any) (T, 
 }
 
 // Action runs an action and decodes its result into T.
-func Action[T any](ctx context.Context, c *Client, path string, args any) (T, error) {
-	raw, err := c.ActionRaw(ctx, path, args)
+func Action[T any](ctx context.Context, c Caller, path string, args any, opts ...CallOption) (T, error) {
+	raw, err := c.ActionRaw(ctx, path, args, opts...)
 	if err != nil {
 		var zero T
 		return zero, err
@@ -111,7 +139,7 @@ func (c *Client) QueryRaw(ctx context.Context, path string, args any, opts ...Qu
 }
 
 // Query runs a query once and decodes its value into T.
-func Query[T any](ctx context.Context, c *Client, path string, args any, opts ...QueryOption) (T, error) {
+func Query[T any](ctx context.Context, c Caller, path string, args any, opts ...QueryOption) (T, error) {
 	raw, err := c.QueryRaw(ctx, path, args, opts...)
 	if err != nil {
 		var zero T

@@ -57,13 +57,9 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	base := strings.TrimRight(deploymentURL, "/")
-	u, err := url.Parse(base)
+	base, err := parseDeploymentURL(deploymentURL)
 	if err != nil {
-		return nil, fmt.Errorf("convex: bad deployment URL %q: %w", deploymentURL, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("convex: deployment URL %q must be http:// or https:// with a host", deploymentURL)
+		return nil, err
 	}
 	if _, err := transport.WebSocketURL(base); err != nil {
 		return nil, err
@@ -168,6 +164,20 @@ func newSessionID() string {
 	b[6] = (b[6] & 0x0f) | 0x40 // version 4
 	b[8] = (b[8] & 0x3f) | 0x80 // RFC 4122 variant
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// parseDeploymentURL checks a deployment URL and returns it without
+// trailing slashes.
+func parseDeploymentURL(deploymentURL string) (string, error) {
+	base := strings.TrimRight(deploymentURL, "/")
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("convex: bad deployment URL %q: %w", deploymentURL, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("convex: deployment URL %q must be http:// or https:// with a host", deploymentURL)
+	}
+	return base, nil
 }
 
 // encodeArgs turns user arguments into canonical Convex JSON.

@@ -30,7 +30,7 @@ func (c *Client) httpQuery(ctx context.Context, path string, args json.RawMessag
 		// The shared request belongs to no single caller: it runs under
 		// the client's lifetime, so one caller giving up does not fail the
 		// others. Each caller still stops waiting when its own ctx ends.
-		return c.postFunction(c.lifetime, protocol.PathQuery, "query", path, args, token)
+		return c.api().post(c.lifetime, protocol.PathQuery, "query", path, args, bearer(token))
 	})
 	select {
 	case r := <-ch:
@@ -43,23 +43,39 @@ func (c *Client) httpQuery(ctx context.Context, path string, args json.RawMessag
 	}
 }
 
-// postFunction calls the HTTP function API and returns the function's
-// value as Convex JSON.
-func (c *Client) postFunction(ctx context.Context, endpoint, kind, path string, args json.RawMessage, token string) (json.RawMessage, error) {
+// httpAPI is a deployment's HTTP function API.
+type httpAPI struct {
+	base string // the deployment URL, without trailing '/'
+	hc   *http.Client
+}
+
+func (c *Client) api() httpAPI { return httpAPI{base: c.httpBase, hc: c.httpClient} }
+
+// bearer is the Authorization header for a user token ("" for none).
+func bearer(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "Bearer " + token
+}
+
+// post calls the HTTP function API with the given Authorization header
+// ("" for none) and returns the function's value as Convex JSON.
+func (a httpAPI) post(ctx context.Context, endpoint, kind, path string, args json.RawMessage, authorization string) (json.RawMessage, error) {
 	body, err := json.Marshal(protocol.HTTPRequest{Path: path, Args: args, Format: protocol.FormatConvexEncodedJSON})
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.httpBase+endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Convex-Client", version.ClientHeader)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
-	resp, err := c.httpClient.Do(req)
+	resp, err := a.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
 	}

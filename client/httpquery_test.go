@@ -77,7 +77,7 @@ func TestHTTPErrors(t *testing.T) {
 		t.Fatalf("unknown function = %v", err)
 	}
 	// A bad token is an HTTP 401, classified as an auth error.
-	_, err = c.postFunction(ctx, "/api/query", "query", "auth:whoami", []byte("{}"), "not-a-jwt")
+	_, err = c.api().post(ctx, "/api/query", "query", "auth:whoami", []byte("{}"), bearer("not-a-jwt"))
 	var he *HTTPError
 	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized || !he.AuthError() {
 		t.Fatalf("bad token over HTTP = %v", err)
