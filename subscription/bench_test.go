@@ -54,7 +54,7 @@ func BenchmarkApplyTransition(b *testing.B) {
 	e := New(session)
 	e.Open(0)
 	for i := 0; i < 10_000; i++ {
-		a, _ := protocol.EncodeArgs(map[string]any{"i": int64(i)})
+		a, _ := protocol.EncodeArgs(map[string]any{"i": protocol.Int64(i)})
 		e.Subscribe("m:f", a, nil)
 	}
 	e.TakeOutgoing()

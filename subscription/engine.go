@@ -125,7 +125,9 @@ type Engine struct {
 	querySetV   protocol.QuerySetVersion
 
 	// Identity.
-	token     string // the user token, "" when none
+	token     string // the user token or admin key, "" when none
+	tokenType string // protocol.TokenTypeUser or TokenTypeAdmin
+	acting    json.RawMessage // the identity an admin key acts as, or nil
 	identityV protocol.IdentityVersion
 	// authPending is true while a token sent on this socket awaits
 	// confirmation.
@@ -333,12 +335,32 @@ func (e *Engine) SetAuth(token string) {
 		e.ClearAuth()
 		return
 	}
-	e.token = token
+	e.setAuth(protocol.TokenTypeUser, token, nil)
+}
+
+// SetAdminAuth authenticates with a deployment's admin (or deploy) key,
+// acting as the user identity impersonating (a JSON object of
+// UserIdentityAttributes) unless it is empty, now (if connected) and on
+// every later socket. An empty key is the same as ClearAuth.
+func (e *Engine) SetAdminAuth(key string, impersonating json.RawMessage) {
+	if key == "" {
+		e.ClearAuth()
+		return
+	}
+	e.setAuth(protocol.TokenTypeAdmin, key, impersonating)
+}
+
+func (e *Engine) setAuth(tokenType, value string, acting json.RawMessage) {
+	e.token, e.tokenType, e.acting = value, tokenType, acting
 	if e.connected {
-		e.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: token, BaseVersion: e.identityV})
+		e.send(e.authenticate(e.identityV))
 		e.identityV++
 		e.authPending = true
 	}
+}
+
+func (e *Engine) authenticate(base protocol.IdentityVersion) *protocol.Authenticate {
+	return &protocol.Authenticate{TokenType: e.tokenType, Value: e.token, BaseVersion: base, Impersonating: e.acting}
 }
 
 // ClearAuth drops the user token; the server is told when a token had
@@ -347,7 +369,7 @@ func (e *Engine) ClearAuth() {
 	if e.token == "" {
 		return
 	}
-	e.token = ""
+	e.token, e.tokenType, e.acting = "", "", nil
 	e.authPending = false
 	if e.connected && e.identityV > 0 {
 		e.send(&protocol.Authenticate{TokenType: protocol.TokenTypeNone, BaseVersion: e.identityV})
@@ -355,8 +377,12 @@ func (e *Engine) ClearAuth() {
 	}
 }
 
-// Token returns the user token the engine holds.
+// Token returns the user token or admin key the engine holds.
 func (e *Engine) Token() string { return e.token }
+
+// TokenType returns protocol.TokenTypeUser or TokenTypeAdmin for the token
+// held, or "" when there is none.
+func (e *Engine) TokenType() string { return e.tokenType }
 
 // IdentityVersion returns the identity version of the current socket.
 func (e *Engine) IdentityVersion() protocol.IdentityVersion { return e.identityV }
@@ -381,7 +407,7 @@ func (e *Engine) Open(clientTS int64) Events {
 
 	e.identityV, e.authPending = 0, false
 	if e.token != "" {
-		e.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: e.token, BaseVersion: 0})
+		e.send(e.authenticate(0))
 		e.identityV, e.authPending = 1, true
 	}
 

@@ -95,9 +95,9 @@ func TestQuerySet(t *testing.T) {
 	if !new1 || new2 || id1 != id2 || tok1 != tok2 {
 		t.Fatalf("dedup: %v %v %v %v", id1, id2, new1, new2)
 	}
-	id3, _, new3 := e.Subscribe("messages:list", args(t, map[string]any{"a": int64(1), "b": 2.0}), nil)
+	id3, _, new3 := e.Subscribe("messages:list", args(t, map[string]any{"a": protocol.Int64(1), "b": 2.0}), nil)
 	if !new3 || id3 == id1 {
-		t.Fatal("int64 args shared a query with float args")
+		t.Fatal("Int64 args shared a query with float args")
 	}
 	got := wire(t, e)
 	want := []string{
@@ -447,5 +447,33 @@ func TestSynced(t *testing.T) {
 	e.Mutation("m:g", nil)
 	if e.Synced() {
 		t.Fatal("synced with a request in flight")
+	}
+}
+
+func TestAdminAuth(t *testing.T) {
+	e := New(session)
+	e.SetAdminAuth("dev:key", json.RawMessage(`{"issuer":"i","subject":"s"}`))
+	e.Open(0)
+	got := wire(t, e)
+	if got[1] != `{"type":"Authenticate","tokenType":"Admin","value":"dev:key","baseVersion":0,"impersonating":{"issuer":"i","subject":"s"}}` {
+		t.Fatalf("admin auth on open = %s", got[1])
+	}
+	if e.TokenType() != protocol.TokenTypeAdmin {
+		t.Fatalf("TokenType = %q", e.TokenType())
+	}
+	e.SetAdminAuth("dev:key", nil) // no longer acting as anyone
+	e.SetAuth("jwt")               // back to a user token
+	e.ClearAuth()
+	got = wire(t, e)
+	want := []string{
+		`{"type":"Authenticate","tokenType":"Admin","value":"dev:key","baseVersion":1}`,
+		`{"type":"Authenticate","tokenType":"User","value":"jwt","baseVersion":2}`,
+		`{"type":"Authenticate","tokenType":"None","baseVersion":3}`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatal(diff)
+	}
+	if e.TokenType() != "" || e.Token() != "" {
+		t.Fatalf("after ClearAuth: %q %q", e.TokenType(), e.Token())
 	}
 }
