@@ -32,6 +32,8 @@ type owner struct {
 
 	stopErr error // set once the client stopped for good (FatalError)
 
+	unknownTypes map[string]bool // server message types already logged as unknown
+
 	auth        *authState // nil without SetAuth
 	authGen     uint64
 	authResults chan authFetch
@@ -273,6 +275,10 @@ func (o *owner) handleConnEvent(ev connEvent) {
 		}
 		o.c.log.Info("convex: connection lost", "reason", reason, "err", ev.err)
 		o.connLost(reason, clientSide)
+		return
+	}
+	if ev.msg == nil {
+		o.unknownMessage(ev.unknownType)
 		return
 	}
 	o.receive(ev.msg)

@@ -102,3 +102,26 @@ func (o *owner) complete(done subscription.Completion) {
 		w.reply <- callResult{err: newFunctionError(w.kind, w.path, done.ErrorMessage, done.ErrorData, done.LogLines)}
 	}
 }
+
+// maxUnknownTypes caps how many distinct unknown message types are logged.
+const maxUnknownTypes = 32
+
+// unknownMessage notes a server message of a type this client does not
+// know. It is ignored, as the official client ignores it, and logged once
+// per type for the client's lifetime (up to maxUnknownTypes types, so a
+// misbehaving server cannot grow the record without end).
+func (o *owner) unknownMessage(typ string) {
+	if o.unknownTypes[typ] || len(o.unknownTypes) > maxUnknownTypes {
+		return
+	}
+	if len(o.unknownTypes) == maxUnknownTypes {
+		o.unknownTypes[""] = true // a marker: the cap was reached and logged
+		o.c.log.Warn("convex: ignoring further unknown server message types without logging them")
+		return
+	}
+	if o.unknownTypes == nil {
+		o.unknownTypes = make(map[string]bool)
+	}
+	o.unknownTypes[typ] = true
+	o.c.log.Warn("convex: ignoring server messages of an unknown type; is the client out of date?", "type", typ)
+}
