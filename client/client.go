@@ -48,7 +48,9 @@ type Client struct {
 
 // New creates a Client for the deployment at deploymentURL (for example
 // https://happy-animal-123.convex.cloud, or http://127.0.0.1:3210 for a
-// local one) and starts connecting in the background. It does not wait for
+// local one) and starts connecting in the background. A .convex.site URL
+// (where a deployment serves HTTP actions) is refused with an error that
+// names the .convex.cloud URL. It does not wait for
 // the connection: calls made before it is up are queued.
 func New(deploymentURL string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
@@ -64,6 +66,17 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("convex: deployment URL %q must be http:// or https:// with a host", deploymentURL)
+	}
+	if host := strings.ToLower(u.Hostname()); strings.HasSuffix(host, ".convex.site") {
+		// As the official client's validateDeploymentUrl: .convex.site
+		// serves HTTP actions, the sync and function APIs are on
+		// .convex.cloud.
+		cloud := *u
+		cloud.Host = strings.TrimSuffix(host, ".convex.site") + ".convex.cloud"
+		if p := u.Port(); p != "" {
+			cloud.Host += ":" + p
+		}
+		return nil, fmt.Errorf("convex: deployment URL %q is a .convex.site URL, which serves HTTP actions; use the deployment's .convex.cloud URL, %s", deploymentURL, cloud.String())
 	}
 	if _, err := transport.WebSocketURL(base); err != nil {
 		return nil, err

@@ -85,6 +85,7 @@ func (c *Client) postFunction(ctx context.Context, endpoint, kind, path string, 
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("convex: %s %s: malformed response: %w", kind, path, err)
 	}
+	c.logFunctionLines(kind, path, r.LogLines)
 	switch r.Status {
 	case protocol.StatusSuccess:
 		if r.Value == nil {

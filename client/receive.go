@@ -76,6 +76,7 @@ func (o *owner) deliver(id protocol.QueryID) {
 	if !ok {
 		return
 	}
+	o.c.logFunctionLines("query", q.path, r.LogLines)
 	res := result{value: r.Value}
 	if !r.Success {
 		res = result{err: newFunctionError("query", q.path, r.ErrorMessage, r.ErrorData, r.LogLines)}
@@ -93,6 +94,7 @@ func (o *owner) complete(done subscription.Completion) {
 		return
 	}
 	delete(o.waiters, done.RequestID)
+	o.c.logFunctionLines(w.kind, w.path, done.LogLines)
 	switch {
 	case done.ConnectionLost:
 		w.reply <- callResult{err: &FunctionError{Kind: w.kind, Path: w.path, Message: done.ErrorMessage, cause: ErrConnectionLost}}

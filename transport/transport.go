@@ -63,7 +63,9 @@ func (o *Options) withDefaults() Options {
 
 // WebSocketURL maps a deployment URL to its sync endpoint: http becomes ws
 // and https wss (ws and wss are kept), trailing slashes are dropped, and
-// /api/<version>/sync is appended.
+// /api/sync is appended: the path the official Rust client uses. (A
+// version in the path would make the deployment take the client for npm
+// at that version if a proxy dropped the Convex-Client header.)
 func WebSocketURL(deploymentURL string) (string, error) {
 	u, err := url.Parse(strings.TrimRight(deploymentURL, "/"))
 	if err != nil {
@@ -80,7 +82,7 @@ func WebSocketURL(deploymentURL string) (string, error) {
 	if u.Host == "" {
 		return "", fmt.Errorf("convex: deployment URL %q has no host", deploymentURL)
 	}
-	u.Path = strings.TrimRight(u.Path, "/") + "/api/" + version.Version + "/sync"
+	u.Path = strings.TrimRight(u.Path, "/") + "/api/sync"
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
 }

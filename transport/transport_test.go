@@ -19,15 +19,14 @@ import (
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func TestWebSocketURL(t *testing.T) {
-	v := version.Version
 	for in, want := range map[string]string{
-		"https://x.convex.cloud":        "wss://x.convex.cloud/api/" + v + "/sync",
-		"https://x.convex.cloud/":       "wss://x.convex.cloud/api/" + v + "/sync",
-		"http://127.0.0.1:3210/":        "ws://127.0.0.1:3210/api/" + v + "/sync",
-		"http://127.0.0.1:3210":         "ws://127.0.0.1:3210/api/" + v + "/sync",
-		"wss://x.convex.cloud":          "wss://x.convex.cloud/api/" + v + "/sync",
-		"http://proxy.local/convex//":   "ws://proxy.local/convex/api/" + v + "/sync",
-		"https://x.convex.cloud?a=b#ff": "wss://x.convex.cloud/api/" + v + "/sync",
+		"https://x.convex.cloud":        "wss://x.convex.cloud/api/sync",
+		"https://x.convex.cloud/":       "wss://x.convex.cloud/api/sync",
+		"http://127.0.0.1:3210/":        "ws://127.0.0.1:3210/api/sync",
+		"http://127.0.0.1:3210":         "ws://127.0.0.1:3210/api/sync",
+		"wss://x.convex.cloud":          "wss://x.convex.cloud/api/sync",
+		"http://proxy.local/convex//":   "ws://proxy.local/convex/api/sync",
+		"https://x.convex.cloud?a=b#ff": "wss://x.convex.cloud/api/sync",
 	} {
 		got, err := WebSocketURL(in)
 		if err != nil || got != want {
@@ -70,7 +69,7 @@ func TestRoundTripAndHeader(t *testing.T) {
 	headers := make(chan http.Header, 1)
 	s := server(t, func(ctx context.Context, c *websocket.Conn, r *http.Request) {
 		headers <- r.Header.Clone()
-		if r.URL.Path != "/api/"+version.Version+"/sync" {
+		if r.URL.Path != "/api/sync" {
 			c.Close(websocket.StatusPolicyViolation, "bad path "+r.URL.Path)
 			return
 		}

@@ -100,6 +100,7 @@ func parseSemver(s string) (semver, bool) {
 }
 
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion string) {
+	s.recordSyncRequest(SyncRequest{Path: r.URL.Path, Client: r.Header.Get("Convex-Client")})
 	ci, err := identifyClient(r, pathVersion)
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "InvalidClientVersion", err.Error())
