@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 )
 
 // callResult is the outcome of a mutation or action.
@@ -44,7 +45,7 @@ func (c *Client) call(ctx context.Context, kind, path string, args any) (json.Ra
 	case r := <-reply:
 		return r.value, r.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, c.whyNot(kind, path, ctx.Err())
 	}
 }
 
@@ -96,7 +97,11 @@ func (c *Client) QueryRaw(ctx context.Context, path string, args any, opts ...Qu
 			return nil, err
 		}
 		defer s.Close()
-		return s.Next(ctx)
+		v, err := s.Next(ctx)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, c.whyNot("query", path, err)
+		}
+		return v, err
 	}
 	encoded, err := encodeArgs("query", path, args)
 	if err != nil {

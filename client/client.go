@@ -136,15 +136,30 @@ func (c *Client) ConnectionState() ConnectionState {
 
 // WaitForState blocks until the connection state satisfies ok, or ctx ends.
 func (c *Client) WaitForState(ctx context.Context, ok func(ConnectionState) bool) (ConnectionState, error) {
+	st, err := c.WaitForStatus(ctx, func(st ConnectionStatus) bool { return ok(st.State) })
+	return st.State, err
+}
+
+// Status returns the connection state with its details: the failed
+// attempts since the client was last in sync, the last connection error
+// and the time of the next attempt.
+func (c *Client) Status() ConnectionStatus {
+	return c.state.status()
+}
+
+// WaitForStatus blocks until the connection status satisfies ok, or ctx
+// ends; it then returns the status it saw last. ok is called on every
+// change of the status, from the caller's goroutine.
+func (c *Client) WaitForStatus(ctx context.Context, ok func(ConnectionStatus) bool) (ConnectionStatus, error) {
 	for {
-		s, changed := c.state.get()
-		if ok(s) {
-			return s, nil
+		st, changed := c.state.get()
+		if ok(st) {
+			return st, nil
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return s, ctx.Err()
+			return st, ctx.Err()
 		}
 	}
 }

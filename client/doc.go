@@ -43,8 +43,10 @@
 // The client reconnects on its own with jittered exponential backoff (100
 // ms to 16 s), re-subscribes and re-sends what must be re-sent; subscribers
 // keep their latest values meanwhile. ConnectionState, WaitForState and
-// WithStateChange report where the socket stands. A FatalError from the
-// deployment stops the client for good.
+// WithStateChange report where the socket stands; Status and WaitForStatus
+// add the failed attempts, the last connection error and the time of the
+// next attempt. Each handshake is bounded (WithHandshakeTimeout). A
+// FatalError from the deployment stops the client for good.
 //
 // # Errors
 //
@@ -52,7 +54,9 @@
 // ConvexError, HasData is set and Data holds the error's data. A result
 // that does not fit the requested Go type gives a *DecodeError. Calls on
 // a closed client return ErrClosed. Every blocking call takes a context
-// and returns its error when it ends first.
+// and returns its error when it ends first; a call whose context ends while
+// the client is not connected returns a *ConnectionError, which matches
+// both the context's error and the last connection error.
 //
 // # Goroutines
 //

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/convexgo/convex/transport"
 )
 
 // Option configures a Client. Options are applied in order by New.
@@ -16,6 +18,8 @@ type config struct {
 	readLimit         int64
 	inactivityTimeout time.Duration
 	writeTimeout      time.Duration
+	handshakeTimeout  time.Duration
+	httpTimeout       time.Duration
 	onStateChange     func(ConnectionState)
 	rand              func() float64
 	backoffScale      float64
@@ -26,6 +30,8 @@ func defaultConfig() config {
 		readLimit:         16 << 20,
 		inactivityTimeout: 60 * time.Second,
 		writeTimeout:      10 * time.Second,
+		handshakeTimeout:  transport.DefaultHandshakeTimeout,
+		httpTimeout:       DefaultHTTPTimeout,
 	}
 }
 
@@ -76,6 +82,42 @@ func WithInactivityTimeout(d time.Duration) Option {
 			return fmt.Errorf("convex: inactivity timeout %v is not positive", d)
 		}
 		c.inactivityTimeout = d
+		return nil
+	}
+}
+
+// WithHandshakeTimeout bounds each WebSocket handshake: a deployment (or a
+// proxy in front of it) that accepts the connection and never answers
+// counts as a failed attempt after d, and the client retries with its
+// backoff. The default is 60 seconds, as the official client, whose
+// inactivity timer starts when it creates the socket.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("convex: handshake timeout %v is not positive", d)
+		}
+		c.handshakeTimeout = d
+		return nil
+	}
+}
+
+// DefaultHTTPTimeout is how long one HTTP request of the client may take
+// by default, from sending it to reading the whole response. Convex runs a
+// query for at most a second of function time, so a minute leaves room
+// for queueing and large results on slow links.
+const DefaultHTTPTimeout = 60 * time.Second
+
+// WithHTTPTimeout bounds every HTTP request the client makes itself (the
+// one-shot queries of QueryRaw and Query), from sending it to reading the
+// whole response; the caller's ctx may end it sooner. The default is
+// DefaultHTTPTimeout. The WebSocket handshake has its own bound, see
+// WithHandshakeTimeout.
+func WithHTTPTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("convex: HTTP timeout %v is not positive", d)
+		}
+		c.httpTimeout = d
 		return nil
 	}
 }

@@ -15,7 +15,7 @@ func (o *owner) receive(msg protocol.ServerMessage) {
 		// A protocol violation (version gap, bad chunk): re-sync on a new
 		// socket rather than apply anything doubtful.
 		o.c.log.Warn("convex: protocol error, reconnecting", "err", err)
-		o.connLost(reconnectReason(err), true)
+		o.connLost(reconnectReason(err), true, err)
 		return
 	}
 	var sets map[*SnapshotSubscription]bool
@@ -53,8 +53,9 @@ func (o *owner) receive(msg protocol.ServerMessage) {
 			o.authRejected(uint32(ev.AuthError.BaseVersion), ev.AuthError.AuthUpdateAttempted)
 		}
 	}
-	if o.engine.Synced() {
+	if o.engine.Synced() && o.backoff.Retries() > 0 {
 		o.backoff.Reset()
+		o.c.state.update(func(st *ConnectionStatus) { st.Attempts = 0 })
 	}
 }
 

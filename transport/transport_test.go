@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -281,5 +282,34 @@ func BenchmarkReadWrite(b *testing.B) {
 		if _, err := c.Read(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A server that accepts TCP and never answers the upgrade fails Dial after
+// the handshake timeout, with an error that Reason maps to InactiveServer.
+func TestDialHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	_, err = Dial(context.Background(), "http://"+ln.Addr().String(), &Options{HandshakeTimeout: 50 * time.Millisecond})
+	ln.Close()
+	for c := range accepted {
+		c.Close()
+	}
+	var de *DialError
+	if !errors.As(err, &de) || !errors.Is(err, ErrHandshakeTimeout) {
+		t.Fatalf("Dial = %v, want a *DialError matching ErrHandshakeTimeout", err)
+	}
+	if r, client := Reason(err); r != "InactiveServer" || !client {
+		t.Fatalf("Reason = %q, %v", r, client)
 	}
 }
