@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/convexgo/convex/internal/backoff"
 	"github.com/convexgo/convex/protocol"
 	"github.com/convexgo/convex/transport"
@@ -31,7 +29,8 @@ type Client struct {
 	httpBase   string
 	httpClient *http.Client
 	log        *slog.Logger
-	oneShots   singleflight.Group
+	flights    flightGroup   // shared one-shot HTTP queries
+	writeGen   atomic.Uint64 // bumped when a mutation or action completes
 
 	// lifetime ends when Close is called; every goroutine watches it.
 	lifetime context.Context
@@ -121,6 +120,7 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
+		c.flights.close()
 		c.wg.Wait()
 		if c.cfg.httpClient == nil {
 			c.httpClient.CloseIdleConnections()

@@ -95,6 +95,9 @@ func (o *owner) complete(done subscription.Completion) {
 		return
 	}
 	delete(o.waiters, done.RequestID)
+	// Before the caller hears of it: one-shot queries it makes next must
+	// not share a request started before this write took effect.
+	o.c.writeGen.Add(1)
 	o.c.logFunctionLines(w.kind, w.path, done.LogLines)
 	switch {
 	case done.ConnectionLost:
