@@ -37,6 +37,9 @@ func (c *Client) call(ctx context.Context, kind, path string, args any) (json.Ra
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFrame(kind, path, encoded); err != nil {
+		return nil, err
+	}
 	reply := make(chan callResult, 1)
 	if err := c.do(ctx, func(o *owner) { o.request(kind, path, encoded, reply) }); err != nil {
 		return nil, err
