@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/transport"
 )
 
 // ErrClosed is returned by calls on a Client, or a Subscription, that has
@@ -175,3 +176,9 @@ func isTerminal(ctx context.Context, err error) bool {
 	var fatal *FatalError
 	return ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.As(err, &fatal)
 }
+
+// ErrMessageTooBig is matched (errors.Is) by the error subscribers get
+// from Next, and the connection status reports, when the deployment sent
+// a message larger than the read limit (WithReadLimit). The client keeps
+// reconnecting with a growing backoff while it does.
+var ErrMessageTooBig = transport.ErrMessageTooBig

@@ -12,6 +12,7 @@ import (
 
 	"github.com/convexgo/convex/internal/testserver"
 	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/transport"
 )
 
 // connects returns the Connect messages the server received, in order.
@@ -318,10 +319,23 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// A message over the read limit is reported loudly, not retried silently.
+// A message over the read limit is reported loudly, not retried silently:
+// the subscribers of the socket get the error from Next, the connection
+// status carries it, it is logged as an error, and the backoff keeps
+// growing while the message keeps coming (every re-sync brings it again),
+// however well the rest of each re-sync goes.
 func TestReadLimitIsReported(t *testing.T) {
 	var logs lockedBuffer
-	srv, c, ctx := setup(t, WithReadLimit(4096), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	srv, c, ctx := setup(t, WithReadLimit(4096), withBackoffScale(0.01),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	small, err := c.SubscribeRaw(ctx, "counter:get", map[string]any{"name": "small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	if _, err := small.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "big", "author": "a", "body": strings.Repeat("x", 8192)}); err != nil {
 		t.Fatal(err)
 	}
@@ -330,13 +344,101 @@ func TestReadLimitIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	for !strings.Contains(logs.String(), "exceeds the read limit") {
-		if ctx.Err() != nil {
-			t.Fatalf("no error logged; logs:\n%s", logs.String())
+	for name, s := range map[string]*RawSubscription{"the big query": sub, "another query": small} {
+		if _, err := s.Next(ctx); !errors.Is(err, transport.ErrMessageTooBig) || !errors.Is(err, ErrMessageTooBig) {
+			t.Fatalf("Next of %s = %v, want the read-limit error", name, err)
 		}
-		time.Sleep(10 * time.Millisecond) // polling the log, bounded by ctx
 	}
-	if !strings.Contains(logs.String(), "level=ERROR") {
+	var seen []int
+	st, err := c.WaitForStatus(ctx, func(st ConnectionStatus) bool {
+		if st.State == Reconnecting && (len(seen) == 0 || seen[len(seen)-1] != st.Attempts) {
+			seen = append(seen, st.Attempts)
+		}
+		return st.State == Reconnecting && st.Attempts >= 6
+	})
+	if err != nil {
+		t.Fatalf("status %+v: %v (attempts seen %v)", st, err, seen)
+	}
+	if !errors.Is(st.LastError, transport.ErrMessageTooBig) {
+		t.Errorf("LastError = %v", st.LastError)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("the backoff was reset while the oversized message kept coming: attempts %v", seen)
+		}
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "exceeds the read limit") {
 		t.Fatalf("not logged as an error:\n%s", logs.String())
+	}
+	// Once the oversized query is gone, the client re-syncs and the backoff
+	// starts over.
+	sub.Close()
+	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "small"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.WaitForStatus(ctx, func(st ConnectionStatus) bool { return st.State == Connected && st.Attempts == 0 }); err != nil {
+		t.Fatalf("after the big query closed: %+v, %v", st, err)
+	}
+}
+
+// The default read limit holds a Transition far above 16 MiB: one query
+// result may be 16 MiB by Convex's size measure and more as JSON, and a
+// re-sync carries every live query in one Transition.
+func TestDefaultReadLimitHoldsLargeTransitions(t *testing.T) {
+	srv, c, ctx := setup(t)
+	chunk := strings.Repeat("é", 3<<20) // 6 MiB of UTF-8 each
+	for range 4 {
+		if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "huge", "author": "a", "body": chunk}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, err := Subscribe[[]message](ctx, c, "messages:list", map[string]any{"channel": "huge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	v, err := sub.Next(ctx)
+	if err != nil || len(v) != 4 || v[3].Body != chunk {
+		t.Fatalf("a 24 MiB result: %d messages, %v", len(v), err)
+	}
+	if st := srv.Stats(); st.SocketsOpened != 1 {
+		t.Fatalf("%d sockets opened", st.SocketsOpened)
+	}
+}
+
+// When the oversized message comes after a re-sync completed (here a frame
+// injected once each new socket is in sync), the re-sync does not reset
+// the backoff: it keeps growing while the condition repeats, so the loop
+// slows to the backoff's cap instead of reconnecting every 100 ms.
+func TestReadLimitBackoffGrowsAcrossResyncs(t *testing.T) {
+	srv, c, ctx := setup(t, WithReadLimit(4096), withBackoffScale(0.01))
+	sub, err := Subscribe[int64](ctx, c, "counter:get", map[string]any{"name": "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	big := []byte(`{"type":"Ping","padding":"` + strings.Repeat("x", 8192) + `"}`)
+	var attempts []int
+	for i := 0; i < 5; i++ {
+		// A mutation resolves only after the socket's Transitions up to
+		// it were applied, so the client is in sync when it returns.
+		if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "r"}); err != nil {
+			t.Fatal(err)
+		}
+		opened := srv.Stats().SocketsOpened
+		if srv.InjectRawFrame(big) != 1 {
+			t.Fatal("no open socket to inject into")
+		}
+		if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.SocketsOpened > opened }); err != nil {
+			t.Fatal(err)
+		}
+		// Attempts is reset only by a re-sync; the new socket's re-sync must
+		// not reset it while the oversized frames keep coming.
+		attempts = append(attempts, c.Status().Attempts)
+	}
+	for i, n := range attempts {
+		if n != i+1 {
+			t.Fatalf("attempt counts after each oversized frame = %v, want 1, 2, 3, 4, 5", attempts)
+		}
 	}
 }

@@ -34,6 +34,13 @@ type owner struct {
 
 	unknownTypes map[string]bool // server message types already logged as unknown
 
+	// tooBig is set while sockets keep ending on a message over the read
+	// limit: re-syncing does not reset the backoff then, since the next
+	// re-sync may bring the message again. It is cleared when a query
+	// leaves the query set (perhaps the one too big) or a socket ends for
+	// another reason. synced notes that the current socket re-synced.
+	tooBig, synced bool
+
 	auth        *authState // nil without SetAuth
 	authGen     uint64
 	authResults chan authFetch
@@ -192,7 +199,9 @@ func (o *owner) unsubscribe(s *RawSubscription) {
 		return
 	}
 	delete(q.subs, s)
-	o.engine.Unsubscribe(s.token)
+	if o.engine.Unsubscribe(s.token) {
+		o.queryRemoved()
+	}
 	o.forgetIfUnused(q)
 }
 
@@ -256,6 +265,7 @@ func (o *owner) handleConnEvent(ev connEvent) {
 			return
 		}
 		o.conn = startConnection(o.c, ev.dialed, ev.gen, o.events)
+		o.synced = false
 		opened := o.engine.Open(time.Now().UnixMilli())
 		o.c.state.set(Connected)
 		for _, done := range opened.Completed {
@@ -268,9 +278,14 @@ func (o *owner) handleConnEvent(ev connEvent) {
 	}
 	if ev.err != nil {
 		if errors.Is(ev.err, transport.ErrMessageTooBig) {
-			o.c.log.Error("convex: a message from the deployment exceeds the read limit; "+
-				"raise it with client.WithReadLimit, or the client will keep reconnecting",
-				"limit", o.c.cfg.readLimit, "err", ev.err)
+			o.messageTooBig(ev.err)
+		} else if o.tooBig {
+			// The socket ended otherwise: the streak is over, and a socket
+			// that had re-synced earns the reset it was denied.
+			o.tooBig = false
+			if o.synced {
+				o.resetBackoff()
+			}
 		}
 		reason, clientSide := transport.Reason(ev.err)
 		if pe, ok := ev.err.(*protocolError); ok {

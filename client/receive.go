@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/convexgo/convex/protocol"
 	"github.com/convexgo/convex/subscription"
@@ -53,9 +54,11 @@ func (o *owner) receive(msg protocol.ServerMessage) {
 			o.authRejected(uint32(ev.AuthError.BaseVersion), ev.AuthError.AuthUpdateAttempted)
 		}
 	}
-	if o.engine.Synced() && o.backoff.Retries() > 0 {
-		o.backoff.Reset()
-		o.c.state.update(func(st *ConnectionStatus) { st.Attempts = 0 })
+	if o.engine.Synced() {
+		o.synced = true
+		if !o.tooBig {
+			o.resetBackoff()
+		}
 	}
 }
 
@@ -130,4 +133,46 @@ func (o *owner) unknownMessage(typ string) {
 	}
 	o.unknownTypes[typ] = true
 	o.c.log.Warn("convex: ignoring server messages of an unknown type; is the client out of date?", "type", typ)
+}
+
+// resetBackoff starts the reconnect backoff over, once the client has
+// re-synced (as the official client does).
+func (o *owner) resetBackoff() {
+	if o.backoff.Retries() == 0 {
+		return
+	}
+	o.backoff.Reset()
+	o.c.state.update(func(st *ConnectionStatus) { st.Attempts = 0 })
+}
+
+// messageTooBig handles a socket that ended on a message over the read
+// limit: the error goes to every subscriber of the socket (which query's
+// message it was cannot be known, since it was not read) and, through the
+// caller, to the connection status; and until sockets end otherwise, the
+// backoff is not reset, so that the reconnects, each of which brings the
+// message again, slow down to the backoff's cap.
+func (o *owner) messageTooBig(err error) {
+	o.c.log.Error("convex: a message from the deployment exceeds the read limit; "+
+		"raise it with client.WithReadLimit, or the client will keep reconnecting",
+		"limit", o.c.cfg.readLimit, "attempt", o.backoff.Retries()+1, "err", err)
+	o.tooBig = true
+	res := result{err: fmt.Errorf("convex: a message from the deployment exceeds the client's read limit of %d bytes "+
+		"(client.WithReadLimit); reconnecting: %w", o.c.cfg.readLimit, err)}
+	for _, q := range o.queries {
+		for s := range q.subs {
+			s.box.Put(res)
+		}
+	}
+}
+
+// queryRemoved notes that a query left the query set: if sockets were
+// ending on an oversized message, it may have been this query's, so the
+// next re-sync may reset the backoff again.
+func (o *owner) queryRemoved() {
+	if o.tooBig {
+		o.tooBig = false
+		if o.synced {
+			o.resetBackoff()
+		}
+	}
 }

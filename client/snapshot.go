@@ -106,7 +106,9 @@ func (o *owner) unsubscribeAll(s *SnapshotSubscription) {
 			if q.sets[s]--; q.sets[s] <= 0 {
 				delete(q.sets, s)
 			}
-			o.engine.Unsubscribe(tok)
+			if o.engine.Unsubscribe(tok) {
+				o.queryRemoved()
+			}
 			o.forgetIfUnused(q)
 		}
 	}

@@ -22,7 +22,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultReadLimit         = 16 << 20
+	DefaultReadLimit         = 256 << 20 // see client.DefaultReadLimit
 	DefaultInactivityTimeout = 60 * time.Second
 	DefaultWriteTimeout      = 10 * time.Second
 	// DefaultHandshakeTimeout bounds the WebSocket handshake. The official
@@ -40,7 +40,7 @@ type Options struct {
 	HTTPClient *http.Client
 	// Header holds extra handshake headers. Convex-Client is always set.
 	Header http.Header
-	// ReadLimit is the largest message accepted, in bytes (default 16 MiB).
+	// ReadLimit is the largest message accepted, in bytes (default 256 MiB).
 	ReadLimit int64
 	// InactivityTimeout is how long Read waits for a frame before the
 	// socket counts as dead (default 60 s).
