@@ -88,7 +88,11 @@ func ViaSocket() QueryOption { return func(o *queryOptions) { o.socket = true } 
 // QueryRaw runs the query at path once and returns its value as Convex
 // JSON. By default it is a plain HTTP request (POST /api/query) on the
 // client's keep-alive HTTP client; identical concurrent calls share one
-// request.
+// request, but a call never shares a request that started before this
+// client's last mutation or action returned, so it sees that write. The
+// request carries the values of the context of the call that started it,
+// is cancelled once every call waiting for it has given up, and is bounded
+// by WithHTTPTimeout.
 func (c *Client) QueryRaw(ctx context.Context, path string, args any, opts ...QueryOption) (json.RawMessage, error) {
 	var qo queryOptions
 	for _, o := range opts {

@@ -35,7 +35,8 @@
 // lost in a reconnect is re-sent and run once by the deployment. An action
 // cut off by a reconnect fails with an error matching ErrConnectionLost,
 // since actions are not idempotent. Query runs a query once over HTTP
-// (identical concurrent calls share one request), or over the socket with
+// (identical concurrent calls share one request, except with one started
+// before this client's last write returned), or over the socket with
 // ViaSocket.
 //
 // # Connection
