@@ -385,7 +385,8 @@ func TestReadLimitIsReported(t *testing.T) {
 // result may be 16 MiB by Convex's size measure and more as JSON, and a
 // re-sync carries every live query in one Transition.
 func TestDefaultReadLimitHoldsLargeTransitions(t *testing.T) {
-	srv, c, ctx := setup(t)
+	srv, c, _ := setup(t)
+	ctx := bigPayloadContext(t)
 	chunk := strings.Repeat("é", 3<<20) // 6 MiB of UTF-8 each
 	for range 3 {
 		if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "huge", "author": "a", "body": chunk}); err != nil {
@@ -441,4 +442,14 @@ func TestReadLimitBackoffGrowsAcrossResyncs(t *testing.T) {
 			t.Fatalf("attempt counts after each oversized frame = %v, want 1, 2, 3, 4, 5", attempts)
 		}
 	}
+}
+
+// bigPayloadContext bounds a test that moves tens of MiB: under -race and
+// a loaded machine, encoding and decoding them takes far longer than the
+// 20 s that bound other tests (about 12 s alone, 30 s with 4 test binaries
+// at once). The bound only ends a test that hangs.
+func bigPayloadContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

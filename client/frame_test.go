@@ -14,7 +14,8 @@ import (
 // and later calls work. (Its arguments are within the 16 MiB arguments
 // limit; the message around them is what does not fit.)
 func TestOversizedClientFrameFailsTheCall(t *testing.T) {
-	srv, c, ctx := setup(t)
+	srv, c, _ := setup(t)
+	ctx := bigPayloadContext(t)
 	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "f"}); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,8 @@ func TestOversizedClientFrameFailsTheCall(t *testing.T) {
 // Several queries that fit one by one but not in one ModifyQuerySet fail
 // SubscribeAll the same way.
 func TestOversizedSnapshotBatchFails(t *testing.T) {
-	_, c, ctx := setup(t)
+	_, c, _ := setup(t)
+	ctx := bigPayloadContext(t)
 	half := map[string]any{"channel": strings.Repeat("y", protocol.MaxArgsSize/2)}
 	other := map[string]any{"channel": strings.Repeat("z", protocol.MaxArgsSize/2)}
 	_, err := c.SubscribeAll(ctx, QuerySpec{Path: "messages:list", Args: half}, QuerySpec{Path: "messages:list", Args: other})
