@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 )
 
 // callResult is the outcome of a mutation or action.
@@ -39,6 +40,9 @@ func (c *Client) call(ctx context.Context, kind, path string, args any) (json.Ra
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFrame(kind, path, encoded); err != nil {
+		return nil, err
+	}
 	reply := make(chan callResult, 1)
 	if err := c.do(ctx, func(o *owner) { o.request(kind, path, encoded, reply) }); err != nil {
 		return nil, err
@@ -47,7 +51,7 @@ func (c *Client) call(ctx context.Context, kind, path string, args any) (json.Ra
 	case r := <-reply:
 		return r.value, r.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, c.whyNot(kind, path, ctx.Err())
 	}
 }
 
@@ -112,7 +116,11 @@ func ViaSocket() QueryOption { return func(o *queryOptions) { o.socket = true } 
 // QueryRaw runs the query at path once and returns its value as Convex
 // JSON. By default it is a plain HTTP request (POST /api/query) on the
 // client's keep-alive HTTP client; identical concurrent calls share one
-// request.
+// request, but a call never shares a request that started before this
+// client's last mutation or action returned, so it sees that write. The
+// request carries the values of the context of the call that started it,
+// is cancelled once every call waiting for it has given up, and is bounded
+// by WithHTTPTimeout.
 func (c *Client) QueryRaw(ctx context.Context, path string, args any, opts ...QueryOption) (json.RawMessage, error) {
 	var qo queryOptions
 	for _, o := range opts {
@@ -124,7 +132,11 @@ func (c *Client) QueryRaw(ctx context.Context, path string, args any, opts ...Qu
 			return nil, err
 		}
 		defer s.Close()
-		return s.Next(ctx)
+		v, err := s.Next(ctx)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, c.whyNot("query", path, err)
+		}
+		return v, err
 	}
 	encoded, err := encodeArgs("query", path, args)
 	if err != nil {

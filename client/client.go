@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/convexgo/convex/internal/backoff"
 	"github.com/convexgo/convex/protocol"
 	"github.com/convexgo/convex/transport"
@@ -31,7 +29,8 @@ type Client struct {
 	httpBase   string
 	httpClient *http.Client
 	log        *slog.Logger
-	oneShots   singleflight.Group
+	flights    flightGroup   // shared one-shot HTTP queries
+	writeGen   atomic.Uint64 // bumped when a mutation or action completes
 
 	// lifetime ends when Close is called; every goroutine watches it.
 	lifetime context.Context
@@ -48,7 +47,9 @@ type Client struct {
 
 // New creates a Client for the deployment at deploymentURL (for example
 // https://happy-animal-123.convex.cloud, or http://127.0.0.1:3210 for a
-// local one) and starts connecting in the background. It does not wait for
+// local one) and starts connecting in the background. A .convex.site URL
+// (where a deployment serves HTTP actions) is refused with an error that
+// names the .convex.cloud URL. It does not wait for
 // the connection: calls made before it is up are queued.
 func New(deploymentURL string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
@@ -104,6 +105,7 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
+		c.flights.close()
 		c.wg.Wait()
 		if c.cfg.httpClient == nil {
 			c.httpClient.CloseIdleConnections()
@@ -119,15 +121,30 @@ func (c *Client) ConnectionState() ConnectionState {
 
 // WaitForState blocks until the connection state satisfies ok, or ctx ends.
 func (c *Client) WaitForState(ctx context.Context, ok func(ConnectionState) bool) (ConnectionState, error) {
+	st, err := c.WaitForStatus(ctx, func(st ConnectionStatus) bool { return ok(st.State) })
+	return st.State, err
+}
+
+// Status returns the connection state with its details: the failed
+// attempts since the client was last in sync, the last connection error
+// and the time of the next attempt.
+func (c *Client) Status() ConnectionStatus {
+	return c.state.status()
+}
+
+// WaitForStatus blocks until the connection status satisfies ok, or ctx
+// ends; it then returns the status it saw last. ok is called on every
+// change of the status, from the caller's goroutine.
+func (c *Client) WaitForStatus(ctx context.Context, ok func(ConnectionStatus) bool) (ConnectionStatus, error) {
 	for {
-		s, changed := c.state.get()
-		if ok(s) {
-			return s, nil
+		st, changed := c.state.get()
+		if ok(st) {
+			return st, nil
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return s, ctx.Err()
+			return st, ctx.Err()
 		}
 	}
 }
@@ -176,6 +193,17 @@ func parseDeploymentURL(deploymentURL string) (string, error) {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("convex: deployment URL %q must be http:// or https:// with a host", deploymentURL)
+	}
+	if host := strings.ToLower(u.Hostname()); strings.HasSuffix(host, ".convex.site") {
+		// As the official client's validateDeploymentUrl: .convex.site
+		// serves HTTP actions, the sync and function APIs are on
+		// .convex.cloud.
+		cloud := *u
+		cloud.Host = strings.TrimSuffix(host, ".convex.site") + ".convex.cloud"
+		if p := u.Port(); p != "" {
+			cloud.Host += ":" + p
+		}
+		return "", fmt.Errorf("convex: deployment URL %q is a .convex.site URL, which serves HTTP actions; use the deployment's .convex.cloud URL, %s", deploymentURL, cloud.String())
 	}
 	return base, nil
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/convexgo/convex/protocol"
@@ -16,6 +17,9 @@ type connEvent struct {
 	dialed *transport.Conn
 	msg    protocol.ServerMessage
 	err    error
+	// unknownType is the type of a frame whose "type" the client does not
+	// know; such frames are skipped, as the official client skips them.
+	unknownType string
 }
 
 // connection is one open socket with its reader and writer goroutines.
@@ -51,6 +55,14 @@ func startConnection(c *Client, tc *transport.Conn, gen uint64, events chan<- co
 				return
 			}
 			msg, err := protocol.DecodeServerMessage(frame)
+			var me *protocol.MessageError
+			if errors.Is(err, protocol.ErrUnknownMessageType) && errors.As(err, &me) {
+				// A newer deployment may send types this client does not
+				// know: skip them. Known types that are malformed still
+				// end the socket.
+				report(connEvent{gen: gen, unknownType: me.Type})
+				continue
+			}
 			if err != nil {
 				report(connEvent{gen: gen, err: &protocolError{err}})
 				return

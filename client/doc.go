@@ -44,7 +44,8 @@
 // lost in a reconnect is re-sent and run once by the deployment. An action
 // cut off by a reconnect fails with an error matching ErrConnectionLost,
 // since actions are not idempotent. Query runs a query once over HTTP
-// (identical concurrent calls share one request), or over the socket with
+// (identical concurrent calls share one request, except with one started
+// before this client's last write returned), or over the socket with
 // ViaSocket.
 //
 // # Connection
@@ -52,8 +53,10 @@
 // The client reconnects on its own with jittered exponential backoff (100
 // ms to 16 s), re-subscribes and re-sends what must be re-sent; subscribers
 // keep their latest values meanwhile. ConnectionState, WaitForState and
-// WithStateChange report where the socket stands. A FatalError from the
-// deployment stops the client for good.
+// WithStateChange report where the socket stands; Status and WaitForStatus
+// add the failed attempts, the last connection error and the time of the
+// next attempt. Each handshake is bounded (WithHandshakeTimeout). A
+// FatalError from the deployment stops the client for good.
 //
 // # Errors
 //
@@ -61,7 +64,9 @@
 // ConvexError, HasData is set and Data holds the error's data. A result
 // that does not fit the requested Go type gives a *DecodeError. Calls on
 // a closed client return ErrClosed. Every blocking call takes a context
-// and returns its error when it ends first.
+// and returns its error when it ends first; a call whose context ends while
+// the client is not connected returns a *ConnectionError, which matches
+// both the context's error and the last connection error.
 //
 // # Goroutines
 //

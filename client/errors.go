@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/transport"
 )
 
 // ErrClosed is returned by calls on a Client, or a Subscription, that has
@@ -67,6 +68,50 @@ func newFunctionError(kind, path, msg string, rawData json.RawMessage, logLines 
 		}
 	}
 	return fe
+}
+
+// ConnectionError is the error of a call whose ctx ended while the client
+// was not connected: it says why. It matches (errors.Is, errors.As) both
+// ctx's error (context.DeadlineExceeded or context.Canceled) and the last
+// connection error, such as a *transport.DialError.
+type ConnectionError struct {
+	Kind  string // "mutation", "action" or "query"
+	Path  string
+	Err   error           // ctx's error
+	State ConnectionState // the state when ctx ended: Connecting or Reconnecting
+	// Attempts is the number of failed connection attempts since the
+	// client was last in sync (see ConnectionStatus).
+	Attempts int
+	// Cause is the last connection error, or nil before the first attempt
+	// failed (the first handshake was still under way).
+	Cause error
+}
+
+// Error describes the failure and its cause.
+func (e *ConnectionError) Error() string {
+	s := fmt.Sprintf("convex: %s %s: %v while %s", e.Kind, e.Path, e.Err, e.State)
+	if e.Cause == nil {
+		return s + " (the first connection attempt has not finished)"
+	}
+	return fmt.Sprintf("%s after %d failed connection attempt(s); last error: %v", s, e.Attempts, e.Cause)
+}
+
+// Unwrap returns ctx's error and the last connection error.
+func (e *ConnectionError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
+
+// whyNot returns ctxErr, or a *ConnectionError around it when the client is
+// not connected, so that a call that times out offline says why.
+func (c *Client) whyNot(kind, path string, ctxErr error) error {
+	st := c.Status()
+	if st.State != Connecting && st.State != Reconnecting {
+		return ctxErr
+	}
+	return &ConnectionError{Kind: kind, Path: path, Err: ctxErr, State: st.State, Attempts: st.Attempts, Cause: st.LastError}
 }
 
 // HTTPError is a response of the HTTP function API that is not a function
@@ -131,3 +176,9 @@ func isTerminal(ctx context.Context, err error) bool {
 	var fatal *FatalError
 	return ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.As(err, &fatal)
 }
+
+// ErrMessageTooBig is matched (errors.Is) by the error subscribers get
+// from Next, and the connection status reports, when the deployment sent
+// a message larger than the read limit (WithReadLimit). The client keeps
+// reconnecting with a growing backoff while it does.
+var ErrMessageTooBig = transport.ErrMessageTooBig

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/convexgo/convex/internal/testserver"
 	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/transport"
 )
 
 // connects returns the Connect messages the server received, in order.
@@ -24,14 +26,35 @@ func connects(srv *testserver.Server) []*protocol.Connect {
 	return out
 }
 
+// deref returns *p, or "<nil>" for a nil p.
+func deref[T any](p *T) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprint(*p)
+}
+
+// describeConnect prints a Connect's fields by value (%+v would print its
+// pointer fields as addresses).
+func describeConnect(c *protocol.Connect) string {
+	return fmt.Sprintf("{sessionId:%s connectionCount:%d lastCloseReason:%q maxObservedTimestamp:%s clientTs:%d}",
+		c.SessionID, c.ConnectionCount, deref(c.LastCloseReason), deref(c.MaxObservedTimestamp), c.ClientTS)
+}
+
 // Checklist items 2-4 through a real socket: one session id, counted
 // connections, the close reason and the largest timestamp seen.
 func TestReconnectConnectFields(t *testing.T) {
-	srv, c, ctx := setup(t)
+	srv, c, ctx := setup(t, withBackoffScale(0.01))
 	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "k"}); err != nil {
 		t.Fatal(err)
 	}
 	srv.DropAll()
+	// Send nothing until the client has seen the drop and dialed again: a
+	// frame written into the dead socket first would end it with
+	// FailedToSendMessage instead (a legitimate reason, but not this test's).
+	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.SocketsOpened >= 2 }); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "k"}); err != nil {
 		t.Fatal(err)
 	}
@@ -40,17 +63,17 @@ func TestReconnectConnectFields(t *testing.T) {
 		t.Fatalf("%d Connects", len(cs))
 	}
 	first, second := cs[0], cs[1]
-	if first.ConnectionCount != 0 || first.LastCloseReason == nil || *first.LastCloseReason != "InitialConnect" || first.MaxObservedTimestamp != nil {
-		t.Errorf("first Connect = %+v", first)
+	if first.ConnectionCount != 0 || deref(first.LastCloseReason) != "InitialConnect" || first.MaxObservedTimestamp != nil {
+		t.Errorf("first Connect = %s", describeConnect(first))
 	}
 	if second.SessionID != first.SessionID || second.ConnectionCount != 1 {
-		t.Errorf("second Connect = %+v", second)
+		t.Errorf("second Connect = %s (first %s)", describeConnect(second), describeConnect(first))
 	}
-	if second.LastCloseReason == nil || *second.LastCloseReason != "closed with code 1006" {
-		t.Errorf("close reason = %v", second.LastCloseReason)
+	if deref(second.LastCloseReason) != "closed with code 1006" {
+		t.Errorf("close reason = %q", deref(second.LastCloseReason))
 	}
 	if second.MaxObservedTimestamp == nil || *second.MaxObservedTimestamp == 0 {
-		t.Errorf("maxObservedTimestamp = %v", second.MaxObservedTimestamp)
+		t.Errorf("second Connect = %s, want a maxObservedTimestamp", describeConnect(second))
 	}
 }
 
@@ -185,15 +208,17 @@ func TestFatalErrorStops(t *testing.T) {
 	if _, err := c.MutationRaw(ctx, "counter:increment", map[string]any{"name": "f"}); !errors.As(err, &fe) {
 		t.Fatalf("mutation after FatalError = %v", err)
 	}
-	opened := srv.Stats().SocketsOpened
-	// No further connection attempts: the state stays Stopped.
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	if _, err := c.WaitForState(short, func(s ConnectionState) bool { return s != Stopped }); err == nil {
-		t.Fatal("the client left the Stopped state")
+	// No further connection attempts: nothing is scheduled or dialing, and
+	// dial refuses to start once stopped, so none can begin later.
+	var retrying bool
+	if err := c.do(ctx, func(o *owner) { retrying = o.retry != nil || o.dialing || o.conn != nil }); err != nil {
+		t.Fatal(err)
 	}
-	if srv.Stats().SocketsOpened != opened {
-		t.Fatal("the client reconnected after a FatalError")
+	if retrying {
+		t.Fatal("the client still tries to connect after a FatalError")
+	}
+	if s := c.ConnectionState(); s != Stopped {
+		t.Fatalf("state = %v after a FatalError", s)
 	}
 }
 
@@ -294,10 +319,23 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// A message over the read limit is reported loudly, not retried silently.
+// A message over the read limit is reported loudly, not retried silently:
+// the subscribers of the socket get the error from Next, the connection
+// status carries it, it is logged as an error, and the backoff keeps
+// growing while the message keeps coming (every re-sync brings it again),
+// however well the rest of each re-sync goes.
 func TestReadLimitIsReported(t *testing.T) {
 	var logs lockedBuffer
-	srv, c, ctx := setup(t, WithReadLimit(4096), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	srv, c, ctx := setup(t, WithReadLimit(4096), withBackoffScale(0.01),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	small, err := c.SubscribeRaw(ctx, "counter:get", map[string]any{"name": "small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	if _, err := small.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "big", "author": "a", "body": strings.Repeat("x", 8192)}); err != nil {
 		t.Fatal(err)
 	}
@@ -306,13 +344,112 @@ func TestReadLimitIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	for !strings.Contains(logs.String(), "exceeds the read limit") {
-		if ctx.Err() != nil {
-			t.Fatalf("no error logged; logs:\n%s", logs.String())
+	for name, s := range map[string]*RawSubscription{"the big query": sub, "another query": small} {
+		if _, err := s.Next(ctx); !errors.Is(err, transport.ErrMessageTooBig) || !errors.Is(err, ErrMessageTooBig) {
+			t.Fatalf("Next of %s = %v, want the read-limit error", name, err)
 		}
-		time.Sleep(10 * time.Millisecond) // polling the log, bounded by ctx
 	}
-	if !strings.Contains(logs.String(), "level=ERROR") {
+	var seen []int
+	st, err := c.WaitForStatus(ctx, func(st ConnectionStatus) bool {
+		if st.State == Reconnecting && (len(seen) == 0 || seen[len(seen)-1] != st.Attempts) {
+			seen = append(seen, st.Attempts)
+		}
+		return st.State == Reconnecting && st.Attempts >= 6
+	})
+	if err != nil {
+		t.Fatalf("status %+v: %v (attempts seen %v)", st, err, seen)
+	}
+	if !errors.Is(st.LastError, transport.ErrMessageTooBig) {
+		t.Errorf("LastError = %v", st.LastError)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("the backoff was reset while the oversized message kept coming: attempts %v", seen)
+		}
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "exceeds the read limit") {
 		t.Fatalf("not logged as an error:\n%s", logs.String())
 	}
+	// Once the oversized query is gone, the client re-syncs and the backoff
+	// starts over.
+	sub.Close()
+	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "small"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.WaitForStatus(ctx, func(st ConnectionStatus) bool { return st.State == Connected && st.Attempts == 0 }); err != nil {
+		t.Fatalf("after the big query closed: %+v, %v", st, err)
+	}
+}
+
+// The default read limit holds a Transition far above 16 MiB: one query
+// result may be 16 MiB by Convex's size measure and more as JSON, and a
+// re-sync carries every live query in one Transition.
+func TestDefaultReadLimitHoldsLargeTransitions(t *testing.T) {
+	srv, c, _ := setup(t)
+	ctx := bigPayloadContext(t)
+	chunk := strings.Repeat("é", 3<<20) // 6 MiB of UTF-8 each
+	for range 3 {
+		if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "huge", "author": "a", "body": chunk}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, err := Subscribe[[]message](ctx, c, "messages:list", map[string]any{"channel": "huge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	v, err := sub.Next(ctx)
+	if err != nil || len(v) != 3 || v[2].Body != chunk {
+		t.Fatalf("an 18 MiB result: %d messages, %v", len(v), err)
+	}
+	if st := srv.Stats(); st.SocketsOpened != 1 {
+		t.Fatalf("%d sockets opened", st.SocketsOpened)
+	}
+}
+
+// When the oversized message comes after a re-sync completed (here a frame
+// injected once each new socket is in sync), the re-sync does not reset
+// the backoff: it keeps growing while the condition repeats, so the loop
+// slows to the backoff's cap instead of reconnecting every 100 ms.
+func TestReadLimitBackoffGrowsAcrossResyncs(t *testing.T) {
+	srv, c, ctx := setup(t, WithReadLimit(4096), withBackoffScale(0.01))
+	sub, err := Subscribe[int64](ctx, c, "counter:get", map[string]any{"name": "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	big := []byte(`{"type":"Ping","padding":"` + strings.Repeat("x", 8192) + `"}`)
+	var attempts []int
+	for i := 0; i < 5; i++ {
+		// A mutation resolves only after the socket's Transitions up to
+		// it were applied, so the client is in sync when it returns.
+		if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "r"}); err != nil {
+			t.Fatal(err)
+		}
+		opened := srv.Stats().SocketsOpened
+		if srv.InjectRawFrame(big) != 1 {
+			t.Fatal("no open socket to inject into")
+		}
+		if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.SocketsOpened > opened }); err != nil {
+			t.Fatal(err)
+		}
+		// Attempts is reset only by a re-sync; the new socket's re-sync must
+		// not reset it while the oversized frames keep coming.
+		attempts = append(attempts, c.Status().Attempts)
+	}
+	for i, n := range attempts {
+		if n != i+1 {
+			t.Fatalf("attempt counts after each oversized frame = %v, want 1, 2, 3, 4, 5", attempts)
+		}
+	}
+}
+
+// bigPayloadContext bounds a test that moves tens of MiB: under -race and
+// a loaded machine, encoding and decoding them takes far longer than the
+// 20 s that bound other tests (about 12 s alone, 30 s with 4 test binaries
+// at once). The bound only ends a test that hangs.
+func bigPayloadContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

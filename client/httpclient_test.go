@@ -137,9 +137,9 @@ func TestHTTPCallerMutationsAndActions(t *testing.T) {
 	}
 }
 
-// recordingTransport records each request's Authorization header and body,
+// holdingTransport records each request's Authorization header and body,
 // and holds a request whose body contains hold until release is closed.
-type recordingTransport struct {
+type holdingTransport struct {
 	mu       sync.Mutex
 	auths    []string
 	bodies   []string
@@ -149,7 +149,7 @@ type recordingTransport struct {
 	released bool
 }
 
-func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (rt *holdingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	b, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(strings.NewReader(string(b)))
 	rt.mu.Lock()
@@ -168,14 +168,14 @@ func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error)
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func (rt *recordingTransport) snapshot() ([]string, []string, bool) {
+func (rt *holdingTransport) snapshot() ([]string, []string, bool) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return append([]string(nil), rt.auths...), append([]string(nil), rt.bodies...), rt.released
 }
 
 func TestHTTPCallerAdminAuthorization(t *testing.T) {
-	rt := &recordingTransport{}
+	rt := &holdingTransport{}
 	_, _, h, ctx := httpSetup(t, WithHTTPClient(&http.Client{Transport: rt}))
 	yes := true
 	id := UserIdentity{Issuer: "https://auth.example.com", Subject: "user_1", Email: "a@example.com",
@@ -225,7 +225,7 @@ func TestHTTPCallerAdminAuthorization(t *testing.T) {
 // Mutations through one caller run in call order, one at a time; SkipQueue
 // jumps the queue.
 func TestHTTPCallerMutationQueue(t *testing.T) {
-	rt := &recordingTransport{hold: `"body":"first"`, held: make(chan struct{}), release: make(chan struct{})}
+	rt := &holdingTransport{hold: `"body":"first"`, held: make(chan struct{}), release: make(chan struct{})}
 	_, _, h, ctx := httpSetup(t, WithHTTPClient(&http.Client{Transport: rt}))
 	c := h.As(Anonymous())
 	send := func(body string, opts ...CallOption) chan error {
@@ -269,7 +269,7 @@ func TestHTTPCallerMutationQueue(t *testing.T) {
 // A mutation whose ctx ends while it waits its turn is not sent, and the
 // queue behind it still waits for the one in flight.
 func TestHTTPCallerQueuedMutationCancelled(t *testing.T) {
-	rt := &recordingTransport{hold: `"body":"first"`, held: make(chan struct{}), release: make(chan struct{})}
+	rt := &holdingTransport{hold: `"body":"first"`, held: make(chan struct{}), release: make(chan struct{})}
 	_, _, h, ctx := httpSetup(t, WithHTTPClient(&http.Client{Transport: rt}))
 	c := h.As(Anonymous())
 	args := func(body string) map[string]any { return map[string]any{"channel": "q", "author": "a", "body": body} }

@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/convexgo/convex/internal/version"
 	"github.com/convexgo/convex/protocol"
@@ -19,37 +23,122 @@ import (
 const maxHTTPResponse = 64 << 20
 
 // httpQuery runs a query once over HTTP (POST /api/query). Identical
-// concurrent calls with the same auth token share one request.
+// concurrent calls with the same auth token share one request, but only
+// among calls made since the client's last completed write (a mutation or
+// action that returned), so a query made after a mutation returned always
+// sees it.
 func (c *Client) httpQuery(ctx context.Context, path string, args json.RawMessage) (json.RawMessage, error) {
 	token, err := c.currentToken(ctx)
 	if err != nil {
 		return nil, err
 	}
-	key := string(protocol.NewQueryToken(path, args)) + "\x00" + token
-	ch := c.oneShots.DoChan(key, func() (any, error) {
-		// The shared request belongs to no single caller: it runs under
-		// the client's lifetime, so one caller giving up does not fail the
-		// others. Each caller still stops waiting when its own ctx ends.
-		return c.api().post(c.lifetime, protocol.PathQuery, "query", path, args, bearer(token))
+	gen := c.writeGen.Load()
+	key := strconv.FormatUint(gen, 10) + "\x00" + token + "\x00" + string(protocol.NewQueryToken(path, args))
+	return c.flights.do(ctx, key, c.cfg.httpTimeout, func(fctx context.Context) (json.RawMessage, error) {
+		return c.api().post(fctx, protocol.PathQuery, "query", path, args, bearer(token))
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
+}
+
+// flightGroup shares one HTTP request among identical concurrent calls.
+// Unlike golang.org/x/sync/singleflight, the request runs under the
+// context of the call that started it (its values, not its cancellation),
+// bounded by a timeout, and it is cancelled once every caller waiting for
+// it has given up, or when the client closes.
+type flightGroup struct {
+	mu     sync.Mutex
+	m      map[string]*flight
+	closed bool
+	wg     sync.WaitGroup // the requests' goroutines
+	onJoin func()         // tests: called after each caller joins a flight
+}
+
+type flight struct {
+	done    chan struct{} // closed once val and err are set
+	val     json.RawMessage
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// do returns the result of run for key, starting it unless a flight for
+// key is under way. run gets a context with ctx's values, ending after
+// timeout, when all callers gave up, or at close.
+func (g *flightGroup) do(ctx context.Context, key string, timeout time.Duration, run func(context.Context) (json.RawMessage, error)) (json.RawMessage, error) {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil, ErrClosed
+	}
+	f := g.m[key]
+	if f == nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		if g.m == nil {
+			g.m = make(map[string]*flight)
 		}
-		return r.Val.(json.RawMessage), nil
+		g.m[key] = f
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			val, err := run(fctx)
+			cancel()
+			g.mu.Lock()
+			if g.m[key] == f {
+				delete(g.m, key)
+			}
+			closed := g.closed
+			g.mu.Unlock()
+			if err != nil && closed {
+				err = ErrClosed
+			}
+			f.val, f.err = val, err
+			close(f.done)
+		}()
+	}
+	f.waiters++
+	hook := g.onJoin
+	g.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	select {
+	case <-f.done:
+		return f.val, f.err
 	case <-ctx.Done():
+		g.mu.Lock()
+		if f.waiters--; f.waiters == 0 {
+			// Nobody waits any more: stop the request, and let the next
+			// caller start afresh rather than join a cancelled one.
+			f.cancel()
+			if g.m[key] == f {
+				delete(g.m, key)
+			}
+		}
+		g.mu.Unlock()
 		return nil, ctx.Err()
 	}
+}
+
+// close cancels every request in flight, waits for their goroutines, and
+// makes later calls fail with ErrClosed.
+func (g *flightGroup) close() {
+	g.mu.Lock()
+	g.closed = true
+	for _, f := range g.m {
+		f.cancel()
+	}
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 // httpAPI is a deployment's HTTP function API.
 type httpAPI struct {
 	base string // the deployment URL, without trailing '/'
 	hc   *http.Client
+	log  *slog.Logger // for the functions' log lines
 }
 
-func (c *Client) api() httpAPI { return httpAPI{base: c.httpBase, hc: c.httpClient} }
+func (c *Client) api() httpAPI { return httpAPI{base: c.httpBase, hc: c.httpClient, log: c.log} }
 
 // bearer is the Authorization header for a user token ("" for none).
 func bearer(token string) string {
@@ -101,6 +190,7 @@ func (a httpAPI) post(ctx context.Context, endpoint, kind, path string, args jso
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("convex: %s %s: malformed response: %w", kind, path, err)
 	}
+	logFunctionLines(a.log, kind, path, r.LogLines)
 	switch r.Status {
 	case protocol.StatusSuccess:
 		if r.Value == nil {

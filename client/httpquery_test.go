@@ -36,35 +36,47 @@ func TestHTTPQueriesShareOneRequest(t *testing.T) {
 	defer cancel()
 
 	const n = 50
+	joined := make(chan struct{}, 2*n)
+	c.flights.onJoin = func() { joined <- struct{}{} } // set before any query starts
 	var wg sync.WaitGroup
-	results := make([]string, n)
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
+	results := make([]string, n+1)
+	errs := make([]error, n+1)
+	for i := 0; i <= n; i++ {
+		k := "v"
+		if i == n {
+			k = "other" // different args: a request of its own
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = Query[string](ctx, c, "slow:get", map[string]any{"k": "v"})
+			results[i], errs[i] = Query[string](ctx, c, "slow:get", map[string]any{"k": k})
 		}()
 	}
-	// Wait for the one request to reach the function, then let a moment
-	// of further callers join it before releasing.
-	for running.Load() == 0 {
-		time.Sleep(time.Millisecond) // polling the server-side counter
+	// Release the function only once every caller has joined a flight: the
+	// n identical ones must all be sharing one.
+	for i := 0; i <= n; i++ {
+		select {
+		case <-joined:
+		case <-ctx.Done():
+			t.Fatalf("only %d callers joined", i)
+		}
 	}
 	close(gate)
 	wg.Wait()
 	for i := range results {
-		if errs[i] != nil || results[i] != "v" {
+		want := "v"
+		if i == n {
+			want = "other"
+		}
+		if errs[i] != nil || results[i] != want {
 			t.Fatalf("caller %d: %q, %v", i, results[i], errs[i])
 		}
 	}
-	// Callers that arrived after the request finished may make another;
-	// far fewer than n requests must reach the server.
-	if got := srv.Stats().HTTPRequests; got >= n/2 {
-		t.Fatalf("%d HTTP requests for %d identical concurrent queries", got, n)
+	if got := srv.Stats().HTTPRequests; got != 2 {
+		t.Fatalf("%d HTTP requests for %d identical concurrent queries and one other, want 2", got, n)
 	}
-	if running.Load() != int64(srv.Stats().HTTPRequests) {
-		t.Fatalf("executions %d, requests %d", running.Load(), srv.Stats().HTTPRequests)
+	if running.Load() != 2 {
+		t.Fatalf("%d executions, want 2", running.Load())
 	}
 }
 

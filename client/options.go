@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/convexgo/convex/transport"
 )
 
 // Option configures a Client. Options are applied in order by New.
@@ -16,6 +18,8 @@ type config struct {
 	readLimit         int64
 	inactivityTimeout time.Duration
 	writeTimeout      time.Duration
+	handshakeTimeout  time.Duration
+	httpTimeout       time.Duration
 	onStateChange     func(ConnectionState)
 	rand              func() float64
 	backoffScale      float64
@@ -23,9 +27,11 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		readLimit:         16 << 20,
+		readLimit:         DefaultReadLimit,
 		inactivityTimeout: 60 * time.Second,
 		writeTimeout:      10 * time.Second,
+		handshakeTimeout:  transport.DefaultHandshakeTimeout,
+		httpTimeout:       DefaultHTTPTimeout,
 	}
 }
 
@@ -54,9 +60,30 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// DefaultReadLimit is the largest WebSocket message the client accepts by
+// default: 256 MiB. A deployment sends each Transition whole to this
+// client (it splits Transitions into 5 MB TransitionChunks only for npm
+// clients from 1.28.0 on; crates/local_backend/src/subs/mod.rs), and one
+// Transition carries every changed query result, all of them in the
+// re-sync after a reconnect; the backend bounds no Transition's size. One
+// query result may be 16 MiB by Convex's size measure (knob
+// FUNCTION_MAX_RESULT_SIZE, crates/common/src/knobs.rs), which counts a
+// number or an Int64 as 9 bytes and null or a boolean as 1, so its JSON
+// text can be several times that: about 3 times for arrays of numbers
+// ($integer or 17-digit floats), up to 5 for booleans. 256 MiB holds a
+// worst-case result of about 80 MiB of JSON three times over, or a re-sync
+// of a dozen results at the limit with typical 1.5-2x JSON overhead; it is
+// also the bound the engine sets on a Transition reassembled from chunks.
+// The limit is a ceiling, not an allocation: memory grows only with the
+// messages that actually arrive.
+const DefaultReadLimit = 256 << 20
+
 // WithReadLimit sets the largest WebSocket message the client accepts, in
-// bytes. The default, 16 MiB, holds real transitions; a larger message
-// fails the connection with a clear error.
+// bytes (default DefaultReadLimit). A larger message ends the socket: the
+// subscribers get an error matching ErrMessageTooBig from Next, the
+// connection status reports it, and the client reconnects with a backoff
+// that keeps growing (to its 16-second cap) for as long as the message
+// keeps coming.
 func WithReadLimit(n int64) Option {
 	return func(c *config) error {
 		if n < 1<<10 {
@@ -76,6 +103,42 @@ func WithInactivityTimeout(d time.Duration) Option {
 			return fmt.Errorf("convex: inactivity timeout %v is not positive", d)
 		}
 		c.inactivityTimeout = d
+		return nil
+	}
+}
+
+// WithHandshakeTimeout bounds each WebSocket handshake: a deployment (or a
+// proxy in front of it) that accepts the connection and never answers
+// counts as a failed attempt after d, and the client retries with its
+// backoff. The default is 60 seconds, as the official client, whose
+// inactivity timer starts when it creates the socket.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("convex: handshake timeout %v is not positive", d)
+		}
+		c.handshakeTimeout = d
+		return nil
+	}
+}
+
+// DefaultHTTPTimeout is how long one HTTP request of the client may take
+// by default, from sending it to reading the whole response. Convex runs a
+// query for at most a second of function time, so a minute leaves room
+// for queueing and large results on slow links.
+const DefaultHTTPTimeout = 60 * time.Second
+
+// WithHTTPTimeout bounds every HTTP request the client makes itself (the
+// one-shot queries of QueryRaw and Query), from sending it to reading the
+// whole response; the caller's ctx may end it sooner. The default is
+// DefaultHTTPTimeout. The WebSocket handshake has its own bound, see
+// WithHandshakeTimeout.
+func WithHTTPTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("convex: HTTP timeout %v is not positive", d)
+		}
+		c.httpTimeout = d
 		return nil
 	}
 }

@@ -32,6 +32,15 @@ type owner struct {
 
 	stopErr error // set once the client stopped for good (FatalError)
 
+	unknownTypes map[string]bool // server message types already logged as unknown
+
+	// tooBig is set while sockets keep ending on a message over the read
+	// limit: re-syncing does not reset the backoff then, since the next
+	// re-sync may bring the message again. It is cleared when a query
+	// leaves the query set (perhaps the one too big) or a socket ends for
+	// another reason. synced notes that the current socket re-synced.
+	tooBig, synced bool
+
 	auth        *authState // nil without SetAuth
 	authGen     uint64
 	authResults chan authFetch
@@ -155,7 +164,7 @@ func (o *owner) flush() {
 			// The engine built a message the encoder refuses: a bug, but
 			// never worth a panic. Reconnecting re-sends the state.
 			o.c.log.Error("convex: cannot encode client message", "type", m.MessageType(), "err", err)
-			o.connLost(fmt.Sprintf("FailedToSendMessage: %v", err), true)
+			o.connLost(fmt.Sprintf("FailedToSendMessage: %v", err), true, err)
 			return
 		}
 		o.conn.send(b)
@@ -190,7 +199,9 @@ func (o *owner) unsubscribe(s *RawSubscription) {
 		return
 	}
 	delete(q.subs, s)
-	o.engine.Unsubscribe(s.token)
+	if o.engine.Unsubscribe(s.token) {
+		o.queryRemoved()
+	}
 	o.forgetIfUnused(q)
 }
 
@@ -216,15 +227,19 @@ func (o *owner) dial() {
 	}
 	o.gen++
 	o.dialing = true
-	if o.c.ConnectionState() != Reconnecting {
-		o.c.state.set(Connecting)
-	}
+	o.c.state.update(func(st *ConnectionStatus) {
+		if st.State != Reconnecting {
+			st.State = Connecting
+		}
+		st.NextRetry = time.Time{} // the attempt is under way
+	})
 	gen := o.gen
 	opts := &transport.Options{
 		HTTPClient:        o.c.httpClient,
 		ReadLimit:         o.c.cfg.readLimit,
 		InactivityTimeout: o.c.cfg.inactivityTimeout,
 		WriteTimeout:      o.c.cfg.writeTimeout,
+		HandshakeTimeout:  o.c.cfg.handshakeTimeout,
 	}
 	o.c.wg.Add(1)
 	go func() {
@@ -246,10 +261,11 @@ func (o *owner) handleConnEvent(ev connEvent) {
 		if ev.err != nil {
 			o.c.log.Info("convex: connect failed", "err", ev.err)
 			reason, clientSide := transport.Reason(ev.err)
-			o.scheduleReconnect(reason, clientSide)
+			o.scheduleReconnect(reason, clientSide, ev.err)
 			return
 		}
 		o.conn = startConnection(o.c, ev.dialed, ev.gen, o.events)
+		o.synced = false
 		opened := o.engine.Open(time.Now().UnixMilli())
 		o.c.state.set(Connected)
 		for _, done := range opened.Completed {
@@ -262,9 +278,14 @@ func (o *owner) handleConnEvent(ev connEvent) {
 	}
 	if ev.err != nil {
 		if errors.Is(ev.err, transport.ErrMessageTooBig) {
-			o.c.log.Error("convex: a message from the deployment exceeds the read limit; "+
-				"raise it with client.WithReadLimit, or the client will keep reconnecting",
-				"limit", o.c.cfg.readLimit, "err", ev.err)
+			o.messageTooBig(ev.err)
+		} else if o.tooBig {
+			// The socket ended otherwise: the streak is over, and a socket
+			// that had re-synced earns the reset it was denied.
+			o.tooBig = false
+			if o.synced {
+				o.resetBackoff()
+			}
 		}
 		reason, clientSide := transport.Reason(ev.err)
 		if pe, ok := ev.err.(*protocolError); ok {
@@ -272,16 +293,21 @@ func (o *owner) handleConnEvent(ev connEvent) {
 			o.c.log.Warn("convex: undecodable frame", "err", pe)
 		}
 		o.c.log.Info("convex: connection lost", "reason", reason, "err", ev.err)
-		o.connLost(reason, clientSide)
+		o.connLost(reason, clientSide, ev.err)
+		return
+	}
+	if ev.msg == nil {
+		o.unknownMessage(ev.unknownType)
 		return
 	}
 	o.receive(ev.msg)
 }
 
-// connLost tears down the current connection and schedules a reconnect.
-func (o *owner) connLost(reason string, clientSide bool) {
+// connLost tears down the current connection and schedules a reconnect;
+// err is why, for the connection status.
+func (o *owner) connLost(reason string, clientSide bool, err error) {
 	o.dropConn(reason, clientSide)
-	o.scheduleReconnect(reason, clientSide)
+	o.scheduleReconnect(reason, clientSide, err)
 }
 
 func (o *owner) dropConn(reason string, clientSide bool) {
@@ -293,13 +319,22 @@ func (o *owner) dropConn(reason string, clientSide bool) {
 	o.engine.Lost(reason)
 }
 
-func (o *owner) scheduleReconnect(reason string, clientSide bool) {
+// scheduleReconnect waits out the backoff before the next dial and
+// records the failure (err, the attempt count, the retry time) in the
+// connection status.
+func (o *owner) scheduleReconnect(reason string, clientSide bool, err error) {
 	if o.stopErr != nil || o.c.lifetime.Err() != nil {
 		return
 	}
 	d := o.backoff.Next(backoff.Cause{ClientInitiated: clientSide, ServerReason: reason})
-	o.c.log.Info("convex: reconnecting", "in", d, "reason", reason)
-	o.c.state.set(Reconnecting)
+	o.c.log.Info("convex: reconnecting", "in", d, "reason", reason, "attempt", o.backoff.Retries())
+	attempts, next := o.backoff.Retries(), time.Now().Add(d)
+	o.c.state.update(func(st *ConnectionStatus) {
+		st.State, st.Attempts, st.NextRetry = Reconnecting, attempts, next
+		if err != nil {
+			st.LastError = err
+		}
+	})
 	o.retry = time.NewTimer(d)
 }
 

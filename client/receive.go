@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/convexgo/convex/protocol"
 	"github.com/convexgo/convex/subscription"
@@ -15,7 +16,7 @@ func (o *owner) receive(msg protocol.ServerMessage) {
 		// A protocol violation (version gap, bad chunk): re-sync on a new
 		// socket rather than apply anything doubtful.
 		o.c.log.Warn("convex: protocol error, reconnecting", "err", err)
-		o.connLost(reconnectReason(err), true)
+		o.connLost(reconnectReason(err), true, err)
 		return
 	}
 	var sets map[*SnapshotSubscription]bool
@@ -54,7 +55,10 @@ func (o *owner) receive(msg protocol.ServerMessage) {
 		}
 	}
 	if o.engine.Synced() {
-		o.backoff.Reset()
+		o.synced = true
+		if !o.tooBig {
+			o.resetBackoff()
+		}
 	}
 }
 
@@ -76,6 +80,7 @@ func (o *owner) deliver(id protocol.QueryID) {
 	if !ok {
 		return
 	}
+	o.c.logFunctionLines("query", q.path, r.LogLines)
 	res := result{value: r.Value}
 	if !r.Success {
 		res = result{err: newFunctionError("query", q.path, r.ErrorMessage, r.ErrorData, r.LogLines)}
@@ -93,6 +98,10 @@ func (o *owner) complete(done subscription.Completion) {
 		return
 	}
 	delete(o.waiters, done.RequestID)
+	// Before the caller hears of it: one-shot queries it makes next must
+	// not share a request started before this write took effect.
+	o.c.writeGen.Add(1)
+	o.c.logFunctionLines(w.kind, w.path, done.LogLines)
 	switch {
 	case done.ConnectionLost:
 		w.reply <- callResult{err: &FunctionError{Kind: w.kind, Path: w.path, Message: done.ErrorMessage, cause: ErrConnectionLost}}
@@ -100,5 +109,70 @@ func (o *owner) complete(done subscription.Completion) {
 		w.reply <- callResult{value: done.Value}
 	default:
 		w.reply <- callResult{err: newFunctionError(w.kind, w.path, done.ErrorMessage, done.ErrorData, done.LogLines)}
+	}
+}
+
+// maxUnknownTypes caps how many distinct unknown message types are logged.
+const maxUnknownTypes = 32
+
+// unknownMessage notes a server message of a type this client does not
+// know. It is ignored, as the official client ignores it, and logged once
+// per type for the client's lifetime (up to maxUnknownTypes types, so a
+// misbehaving server cannot grow the record without end).
+func (o *owner) unknownMessage(typ string) {
+	if o.unknownTypes[typ] || len(o.unknownTypes) > maxUnknownTypes {
+		return
+	}
+	if len(o.unknownTypes) == maxUnknownTypes {
+		o.unknownTypes[""] = true // a marker: the cap was reached and logged
+		o.c.log.Warn("convex: ignoring further unknown server message types without logging them")
+		return
+	}
+	if o.unknownTypes == nil {
+		o.unknownTypes = make(map[string]bool)
+	}
+	o.unknownTypes[typ] = true
+	o.c.log.Warn("convex: ignoring server messages of an unknown type; is the client out of date?", "type", typ)
+}
+
+// resetBackoff starts the reconnect backoff over, once the client has
+// re-synced (as the official client does).
+func (o *owner) resetBackoff() {
+	if o.backoff.Retries() == 0 {
+		return
+	}
+	o.backoff.Reset()
+	o.c.state.update(func(st *ConnectionStatus) { st.Attempts = 0 })
+}
+
+// messageTooBig handles a socket that ended on a message over the read
+// limit: the error goes to every subscriber of the socket (which query's
+// message it was cannot be known, since it was not read) and, through the
+// caller, to the connection status; and until sockets end otherwise, the
+// backoff is not reset, so that the reconnects, each of which brings the
+// message again, slow down to the backoff's cap.
+func (o *owner) messageTooBig(err error) {
+	o.c.log.Error("convex: a message from the deployment exceeds the read limit; "+
+		"raise it with client.WithReadLimit, or the client will keep reconnecting",
+		"limit", o.c.cfg.readLimit, "attempt", o.backoff.Retries()+1, "err", err)
+	o.tooBig = true
+	res := result{err: fmt.Errorf("convex: a message from the deployment exceeds the client's read limit of %d bytes "+
+		"(client.WithReadLimit); reconnecting: %w", o.c.cfg.readLimit, err)}
+	for _, q := range o.queries {
+		for s := range q.subs {
+			s.box.Put(res)
+		}
+	}
+}
+
+// queryRemoved notes that a query left the query set: if sockets were
+// ending on an oversized message, it may have been this query's, so the
+// next re-sync may reset the backoff again.
+func (o *owner) queryRemoved() {
+	if o.tooBig {
+		o.tooBig = false
+		if o.synced {
+			o.resetBackoff()
+		}
 	}
 }

@@ -48,9 +48,15 @@ func (c *Client) SubscribeAll(ctx context.Context, queries ...QuerySpec) (*Snaps
 		if err != nil {
 			return nil, err
 		}
+		if err := checkFrame("query", q.Path, a); err != nil {
+			return nil, err
+		}
 		encoded[i] = a
 		s.tokens = append(s.tokens, protocol.NewQueryToken(q.Path, a))
 		s.paths = append(s.paths, q.Path)
+	}
+	if err := checkBatch(s.paths, encoded); err != nil {
+		return nil, err
 	}
 	done := make(chan error, 1)
 	if err := c.do(ctx, func(o *owner) { done <- o.subscribeAll(s, encoded) }); err != nil {
@@ -100,7 +106,9 @@ func (o *owner) unsubscribeAll(s *SnapshotSubscription) {
 			if q.sets[s]--; q.sets[s] <= 0 {
 				delete(q.sets, s)
 			}
-			o.engine.Unsubscribe(tok)
+			if o.engine.Unsubscribe(tok) {
+				o.queryRemoved()
+			}
 			o.forgetIfUnused(q)
 		}
 	}

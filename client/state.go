@@ -1,6 +1,10 @@
 package client
 
-import "sync"
+import (
+	"reflect"
+	"sync"
+	"time"
+)
 
 // ConnectionState is where the client's WebSocket stands.
 type ConnectionState int
@@ -37,45 +41,103 @@ func (s ConnectionState) String() string {
 	return "unknown"
 }
 
-// stateNotifier holds the current state, wakes WaitForState callers on a
-// change, and queues the WithStateChange callback on the client's callback
-// queue, so the owner never waits on user code.
+// ConnectionStatus is the connection state with the details of why the
+// client is not connected and when it tries next. Client.Status returns
+// it; Client.WaitForStatus waits for one.
+type ConnectionStatus struct {
+	// State is where the WebSocket stands, as Client.ConnectionState
+	// reports it.
+	State ConnectionState
+	// Attempts counts the connection attempts that failed (handshakes that
+	// failed and sockets that ended) since the client was last in sync
+	// with the deployment; it is 0 while all is well, and it is the
+	// exponent of the reconnect backoff.
+	Attempts int
+	// LastError is why the last handshake failed or the last socket ended
+	// (for example a *transport.DialError, or an error matching
+	// transport.ErrMessageTooBig or transport.ErrHandshakeTimeout); nil
+	// until the first failure. It is kept after a successful reconnect, as
+	// a record of the last problem, until the next one replaces it.
+	LastError error
+	// NextRetry is when the next connection attempt starts, while the
+	// state is Reconnecting and the client waits out its backoff; it is
+	// the zero time while an attempt is under way and in other states.
+	NextRetry time.Time
+}
+
+// stateNotifier holds the current status, wakes WaitForState and
+// WaitForStatus callers on a change, and queues the WithStateChange
+// callback on the client's callback queue when the state changes, so the
+// owner never waits on user code.
 type stateNotifier struct {
 	mu       sync.Mutex
-	current  ConnectionState
+	current  ConnectionStatus
 	changed  chan struct{} // closed and replaced on each change
 	callback func(ConnectionState)
 	queue    *callbackQueue
 }
 
 func newStateNotifier(callback func(ConnectionState), queue *callbackQueue) *stateNotifier {
-	return &stateNotifier{current: Connecting, changed: make(chan struct{}), callback: callback, queue: queue}
+	return &stateNotifier{current: ConnectionStatus{State: Connecting}, changed: make(chan struct{}), callback: callback, queue: queue}
 }
 
-// set records a new state; it never blocks.
+// set records a new state; it never blocks. Leaving Reconnecting clears
+// NextRetry.
 func (n *stateNotifier) set(s ConnectionState) {
+	n.update(func(st *ConnectionStatus) {
+		st.State = s
+		if s != Reconnecting {
+			st.NextRetry = time.Time{}
+		}
+	})
+}
+
+// update changes the status with f; it never blocks. Waiters wake on any
+// change; the WithStateChange callback runs when the state changed.
+func (n *stateNotifier) update(f func(*ConnectionStatus)) {
 	n.mu.Lock()
-	if n.current == s {
+	old := n.current
+	f(&n.current)
+	cur := n.current
+	if old.State == cur.State && old.Attempts == cur.Attempts && old.NextRetry.Equal(cur.NextRetry) &&
+		sameError(old.LastError, cur.LastError) {
 		n.mu.Unlock()
 		return
 	}
-	n.current = s
 	close(n.changed)
 	n.changed = make(chan struct{})
 	n.mu.Unlock()
-	if f := n.callback; f != nil {
-		n.queue.add(func() { f(s) })
+	if cb := n.callback; cb != nil && old.State != cur.State {
+		s := cur.State
+		n.queue.add(func() { cb(s) })
 	}
+}
+
+// sameError reports whether a and b are the same error value. Only
+// pointers are compared (== on other dynamic types may panic); other
+// errors count as different, which only costs waiters a spurious wake-up.
+func sameError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ta := reflect.TypeOf(a)
+	return ta.Kind() == reflect.Pointer && ta == reflect.TypeOf(b) && a == b
 }
 
 func (n *stateNotifier) now() ConnectionState {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.current.State
+}
+
+func (n *stateNotifier) status() ConnectionStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	return n.current
 }
 
-// get returns the state and a channel closed at the next change.
-func (n *stateNotifier) get() (ConnectionState, <-chan struct{}) {
+// get returns the status and a channel closed at the next change.
+func (n *stateNotifier) get() (ConnectionStatus, <-chan struct{}) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.current, n.changed

@@ -41,6 +41,9 @@ func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawS
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFrame("query", path, encoded); err != nil {
+		return nil, err
+	}
 	s := &RawSubscription{c: c, path: path, token: protocol.NewQueryToken(path, encoded), box: mailbox.New[result]()}
 	done := make(chan error, 1)
 	if err := c.do(ctx, func(o *owner) { done <- o.subscribe(s, encoded) }); err != nil {

@@ -22,9 +22,14 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultReadLimit         = 16 << 20
+	DefaultReadLimit         = 256 << 20 // see client.DefaultReadLimit
 	DefaultInactivityTimeout = 60 * time.Second
 	DefaultWriteTimeout      = 10 * time.Second
+	// DefaultHandshakeTimeout bounds the WebSocket handshake. The official
+	// JavaScript client starts its 60-second server-inactivity timer when
+	// it creates the socket, so a handshake that hangs is given up after
+	// 60 seconds there too.
+	DefaultHandshakeTimeout = 60 * time.Second
 )
 
 // Options configures Dial. A nil *Options means the defaults; Dial never
@@ -35,13 +40,18 @@ type Options struct {
 	HTTPClient *http.Client
 	// Header holds extra handshake headers. Convex-Client is always set.
 	Header http.Header
-	// ReadLimit is the largest message accepted, in bytes (default 16 MiB).
+	// ReadLimit is the largest message accepted, in bytes (default 256 MiB).
 	ReadLimit int64
 	// InactivityTimeout is how long Read waits for a frame before the
 	// socket counts as dead (default 60 s).
 	InactivityTimeout time.Duration
 	// WriteTimeout bounds each Write (default 10 s).
 	WriteTimeout time.Duration
+	// HandshakeTimeout bounds Dial: the TCP and TLS set-up, the upgrade
+	// request and its response (default 60 s). A deployment that accepts
+	// the connection and never answers fails Dial with an error matching
+	// ErrHandshakeTimeout.
+	HandshakeTimeout time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -58,12 +68,17 @@ func (o *Options) withDefaults() Options {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	return c
 }
 
 // WebSocketURL maps a deployment URL to its sync endpoint: http becomes ws
 // and https wss (ws and wss are kept), trailing slashes are dropped, and
-// /api/<version>/sync is appended.
+// /api/sync is appended: the path the official Rust client uses. (A
+// version in the path would make the deployment take the client for npm
+// at that version if a proxy dropped the Convex-Client header.)
 func WebSocketURL(deploymentURL string) (string, error) {
 	u, err := url.Parse(strings.TrimRight(deploymentURL, "/"))
 	if err != nil {
@@ -80,7 +95,7 @@ func WebSocketURL(deploymentURL string) (string, error) {
 	if u.Host == "" {
 		return "", fmt.Errorf("convex: deployment URL %q has no host", deploymentURL)
 	}
-	u.Path = strings.TrimRight(u.Path, "/") + "/api/" + version.Version + "/sync"
+	u.Path = strings.TrimRight(u.Path, "/") + "/api/sync"
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
 }
@@ -98,7 +113,8 @@ type Conn struct {
 }
 
 // Dial opens a socket to the deployment's sync endpoint, sending the
-// header Convex-Client: go-<version>. ctx bounds the handshake only.
+// header Convex-Client: go-<version>. ctx and Options.HandshakeTimeout
+// bound the handshake only; every failure is a *DialError.
 func Dial(ctx context.Context, deploymentURL string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
 	wsURL, err := WebSocketURL(deploymentURL)
@@ -110,8 +126,13 @@ func Dial(ctx context.Context, deploymentURL string, opts *Options) (*Conn, erro
 		h[k] = append([]string(nil), v...)
 	}
 	h.Set("Convex-Client", version.ClientHeader)
-	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: h})
+	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(hctx, wsURL, &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: h})
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(hctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%v): %w", ErrHandshakeTimeout, o.HandshakeTimeout, err)
+		}
 		if resp != nil {
 			return nil, &DialError{StatusCode: resp.StatusCode, Err: err}
 		}
@@ -148,6 +169,10 @@ var (
 	// ErrBinaryFrame: the deployment sent a binary frame, which the
 	// protocol never uses.
 	ErrBinaryFrame = errors.New("convex: unexpected binary frame")
+	// ErrHandshakeTimeout: the deployment did not complete the WebSocket
+	// handshake within Options.HandshakeTimeout. Dial's *DialError
+	// matches it.
+	ErrHandshakeTimeout = errors.New("convex: the deployment did not answer the WebSocket handshake in time")
 	// ErrClosed: the socket was closed by this side.
 	ErrClosed = errors.New("convex: socket closed")
 )
@@ -240,13 +265,15 @@ func (c *Conn) Close(reason string) error {
 // puts in the next Connect's lastCloseReason, and whether this side closed
 // it (which picks the short backoff): the deployment's close reason
 // verbatim, "closed with code N" when it gave none, "InactiveServer" after
-// the inactivity timeout, "FailedToSendMessage" after a failed write.
+// the inactivity timeout or a handshake timeout (the official client's
+// inactivity timer covers the handshake too), "FailedToSendMessage" after
+// a failed write.
 func Reason(err error) (reason string, clientInitiated bool) {
 	var we *writeError
 	switch {
 	case err == nil:
 		return "", false
-	case errors.Is(err, ErrInactive):
+	case errors.Is(err, ErrInactive), errors.Is(err, ErrHandshakeTimeout):
 		return "InactiveServer", true
 	case errors.As(err, &we):
 		return "FailedToSendMessage", true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,15 +20,14 @@ import (
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func TestWebSocketURL(t *testing.T) {
-	v := version.Version
 	for in, want := range map[string]string{
-		"https://x.convex.cloud":        "wss://x.convex.cloud/api/" + v + "/sync",
-		"https://x.convex.cloud/":       "wss://x.convex.cloud/api/" + v + "/sync",
-		"http://127.0.0.1:3210/":        "ws://127.0.0.1:3210/api/" + v + "/sync",
-		"http://127.0.0.1:3210":         "ws://127.0.0.1:3210/api/" + v + "/sync",
-		"wss://x.convex.cloud":          "wss://x.convex.cloud/api/" + v + "/sync",
-		"http://proxy.local/convex//":   "ws://proxy.local/convex/api/" + v + "/sync",
-		"https://x.convex.cloud?a=b#ff": "wss://x.convex.cloud/api/" + v + "/sync",
+		"https://x.convex.cloud":        "wss://x.convex.cloud/api/sync",
+		"https://x.convex.cloud/":       "wss://x.convex.cloud/api/sync",
+		"http://127.0.0.1:3210/":        "ws://127.0.0.1:3210/api/sync",
+		"http://127.0.0.1:3210":         "ws://127.0.0.1:3210/api/sync",
+		"wss://x.convex.cloud":          "wss://x.convex.cloud/api/sync",
+		"http://proxy.local/convex//":   "ws://proxy.local/convex/api/sync",
+		"https://x.convex.cloud?a=b#ff": "wss://x.convex.cloud/api/sync",
 	} {
 		got, err := WebSocketURL(in)
 		if err != nil || got != want {
@@ -70,7 +70,7 @@ func TestRoundTripAndHeader(t *testing.T) {
 	headers := make(chan http.Header, 1)
 	s := server(t, func(ctx context.Context, c *websocket.Conn, r *http.Request) {
 		headers <- r.Header.Clone()
-		if r.URL.Path != "/api/"+version.Version+"/sync" {
+		if r.URL.Path != "/api/sync" {
 			c.Close(websocket.StatusPolicyViolation, "bad path "+r.URL.Path)
 			return
 		}
@@ -282,5 +282,34 @@ func BenchmarkReadWrite(b *testing.B) {
 		if _, err := c.Read(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A server that accepts TCP and never answers the upgrade fails Dial after
+// the handshake timeout, with an error that Reason maps to InactiveServer.
+func TestDialHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	_, err = Dial(context.Background(), "http://"+ln.Addr().String(), &Options{HandshakeTimeout: 50 * time.Millisecond})
+	ln.Close()
+	for c := range accepted {
+		c.Close()
+	}
+	var de *DialError
+	if !errors.As(err, &de) || !errors.Is(err, ErrHandshakeTimeout) {
+		t.Fatalf("Dial = %v, want a *DialError matching ErrHandshakeTimeout", err)
+	}
+	if r, client := Reason(err); r != "InactiveServer" || !client {
+		t.Fatalf("Reason = %q, %v", r, client)
 	}
 }

@@ -272,3 +272,12 @@ func (s *Server) InjectMessage(msg protocol.ServerMessage) int {
 	}
 	return s.onEachConn(func(c *syncConn) { c.enqueue(outFrame{data: data}) })
 }
+
+// InjectRawFrame sends data as one text frame, as is, on every open socket;
+// the socket stays open. Tests use it for frames no protocol type can
+// express, such as a message type newer than this package. It returns the
+// number of sockets reached.
+func (s *Server) InjectRawFrame(data []byte) int {
+	frame := append([]byte(nil), data...)
+	return s.onEachConn(func(c *syncConn) { c.enqueue(outFrame{data: frame}) })
+}

@@ -123,6 +123,7 @@ type Server struct {
 	stats    Stats
 	statsCh  chan struct{} // closed and replaced on every change
 	received []ReceivedMessage
+	syncReqs []SyncRequest
 
 	listener  net.Listener
 	httpSrv   *http.Server
@@ -469,6 +470,28 @@ func (s *Server) record(m ReceivedMessage) {
 	close(s.statsCh)
 	s.statsCh = make(chan struct{})
 	s.statsMu.Unlock()
+}
+
+// SyncRequest is one request for a sync socket, as the server saw it.
+type SyncRequest struct {
+	Path   string // the request path, such as "/api/sync"
+	Client string // the Convex-Client header, "" when absent
+}
+
+func (s *Server) recordSyncRequest(r SyncRequest) {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	if len(s.syncReqs) < 10000 { // bounded: tests look at the first ones
+		s.syncReqs = append(s.syncReqs, r)
+	}
+}
+
+// SyncPaths returns the first 10,000 requests for a sync socket the server
+// received (upgraded or not), in order.
+func (s *Server) SyncPaths() []SyncRequest {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return append([]SyncRequest(nil), s.syncReqs...)
 }
 
 // Received returns every frame received on sync sockets so far (or the

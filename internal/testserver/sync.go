@@ -17,9 +17,14 @@ import (
 	"github.com/convexgo/convex/protocol"
 )
 
-// maxClientFrame is the read limit of a sync socket: function arguments may
-// be 16 MiB, plus the message around them.
-const maxClientFrame = 32 << 20
+// maxClientFrame is the read limit of a sync socket, 16 MiB, as on the
+// real backend: it reads sync sockets with tungstenite's default
+// WebSocketConfig (max_frame_size 16 MiB; crates/common/src/http/
+// websocket.rs keeps the defaults) and ends the socket on a larger frame.
+// (The backend closes with 1011 InternalServerError; this server, through
+// coder/websocket, with 1009.) Function arguments may be 16 MiB
+// themselves, so a message near that size does not fit.
+const maxClientFrame = 16 << 20
 
 // maxQueuedMutations is how many mutations one socket may have waiting.
 const maxQueuedMutations = 1000
@@ -100,6 +105,7 @@ func parseSemver(s string) (semver, bool) {
 }
 
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion string) {
+	s.recordSyncRequest(SyncRequest{Path: r.URL.Path, Client: r.Header.Get("Convex-Client")})
 	ci, err := identifyClient(r, pathVersion)
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "InvalidClientVersion", err.Error())
