@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/convexgo/convex/protocol"
 )
@@ -30,13 +31,14 @@ import (
 // An HTTPClient is safe for concurrent use and holds no goroutines; the
 // zero value is not usable (use NewHTTPClient).
 type HTTPClient struct {
-	api httpAPI
-	log *slog.Logger
+	api     httpAPI
+	timeout time.Duration // bounds each call
 }
 
 // NewHTTPClient returns an HTTPClient for the deployment at deploymentURL.
-// Of the options, WithHTTPClient and WithLogger apply; the others concern
-// the WebSocket and are an error here.
+// Of the options, WithHTTPClient, WithLogger (for functions' log lines)
+// and WithHTTPTimeout (a bound on each call) apply; the others concern the
+// WebSocket and are an error here.
 func NewHTTPClient(deploymentURL string, opts ...Option) (*HTTPClient, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -44,9 +46,10 @@ func NewHTTPClient(deploymentURL string, opts ...Option) (*HTTPClient, error) {
 			return nil, err
 		}
 	}
-	if cfg.onStateChange != nil || cfg.rand != nil || cfg.backoffScale != 0 ||
-		cfg.readLimit != defaultConfig().readLimit || cfg.inactivityTimeout != defaultConfig().inactivityTimeout {
-		return nil, errors.New("convex: NewHTTPClient takes only WithHTTPClient and WithLogger; the other options concern the WebSocket")
+	def := defaultConfig()
+	if cfg.onStateChange != nil || cfg.rand != nil || cfg.backoffScale != 0 || cfg.readLimit != def.readLimit ||
+		cfg.inactivityTimeout != def.inactivityTimeout || cfg.handshakeTimeout != def.handshakeTimeout {
+		return nil, errors.New("convex: NewHTTPClient takes only WithHTTPClient, WithLogger and WithHTTPTimeout; the other options concern the WebSocket")
 	}
 	base, err := parseDeploymentURL(deploymentURL)
 	if err != nil {
@@ -60,7 +63,7 @@ func NewHTTPClient(deploymentURL string, opts ...Option) (*HTTPClient, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &HTTPClient{api: httpAPI{base: base, hc: hc}, log: log}, nil
+	return &HTTPClient{api: httpAPI{base: base, hc: hc, log: log}, timeout: cfg.httpTimeout}, nil
 }
 
 // As returns a Caller that runs functions with cred. It is cheap: make one
@@ -309,5 +312,7 @@ func (c *HTTPCaller) post(ctx context.Context, endpoint, kind, path string, args
 	if err != nil {
 		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.h.timeout)
+	defer cancel()
 	return c.h.api.post(ctx, endpoint, kind, path, encoded, auth)
 }
