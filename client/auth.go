@@ -24,10 +24,12 @@ const DefaultRefreshLeeway = 10 * time.Second
 //     tokenprovider.Cache answers it without a fetch), and a refresh is
 //     scheduled ahead of the token's expiry (its lifetime exp - iat less 10
 //     seconds);
-//   - when the deployment rejects a token, one forced fetch follows and
-//     the client reconnects with the new token; after 2 rejected tokens in
-//     a row, or an empty or unchanged token, it gives up and continues
-//     unauthenticated;
+//   - when the deployment rejects a token, the client closes the socket
+//     and opens no other until one forced fetch has returned, then
+//     reconnects with the new token, so no query and no re-sent mutation
+//     runs under another identity meanwhile; after 2 rejected tokens in a
+//     row, or an empty or unchanged token, or a failed fetch, it gives up
+//     and continues unauthenticated;
 //   - one-shot HTTP queries send the current token as a Bearer token.
 //
 // onChange, if not nil, is called with true when the deployment first
@@ -65,6 +67,7 @@ func (c *Client) ClearAuth(ctx context.Context) error {
 		}
 		c.authToken.Store(nil)
 		o.engine.ClearAuth()
+		o.resumeAfterAuth()
 	})
 }
 
@@ -89,6 +92,7 @@ type authState struct {
 	fromFirst bool // the confirmed token is the first one: refetch forced
 	attempts  int  // consecutive rejected fresh tokens
 	fetching  bool
+	stale     bool // the fetch running started before a rejection: drop its result
 	refresh   *time.Timer
 }
 
@@ -124,12 +128,15 @@ func (o *owner) setAuth(p tokenprovider.Provider, onChange func(bool), tok strin
 	o.authGen++
 	o.auth = &authState{provider: p, onChange: onChange, gen: o.authGen, fromFirst: true}
 	if tok == "" {
+		// A socket held after an AuthError stays held until this fetch
+		// returns.
 		o.c.authToken.Store(nil)
 		o.engine.ClearAuth()
 		o.fetchToken(fetchInitial)
 		return
 	}
 	o.useToken(tok)
+	o.resumeAfterAuth()
 }
 
 // useToken sends tok to the deployment.
@@ -166,6 +173,16 @@ func (o *owner) handleAuthFetch(r authFetch) {
 		return
 	}
 	a.fetching = false
+	if a.stale {
+		// This fetch began before the deployment refused the token, and
+		// may have been answered with that token (from a cache): ask again.
+		a.stale = false
+		o.fetchToken(fetchAfterReject)
+		return
+	}
+	// Whatever the outcome, a socket held for this fetch may open now:
+	// with the new token, or unauthenticated once auth is given up.
+	defer o.resumeAfterAuth()
 	switch {
 	case r.err != nil:
 		o.c.log.Warn("convex: fetching an auth token failed", "err", r.err)
@@ -237,17 +254,48 @@ func (o *owner) authRejected(base uint32, attempted bool) {
 	if r, ok := a.provider.(interface{ Reject(string) }); ok {
 		r.Reject(a.token)
 	}
+	// Stop the socket, as the official client does, and open the next one
+	// only once the next token is known: reconnecting at once would re-add
+	// every query and re-send every mutation without the token (or, on a
+	// deployment that keeps the socket open, under the refused identity).
+	o.holdForAuth()
+	a.stop()
 	if a.attempts >= maxAuthAttempts {
 		o.c.log.Warn("convex: failed to authenticate; check the deployment's auth config")
 		o.loseAuth()
+		o.resumeAfterAuth()
 		return
 	}
 	a.attempts++
 	a.waiting = false
-	// Reconnect without the rejected token; the fresh one follows.
-	o.c.authToken.Store(nil)
-	o.engine.ClearAuth()
+	// One-shot HTTP calls keep the refused token until the new one comes:
+	// the deployment refuses them too, rather than answering anonymously.
+	a.stale = a.fetching
 	o.fetchToken(fetchAfterReject)
+}
+
+// holdForAuth closes the socket and opens none until resumeAfterAuth.
+func (o *owner) holdForAuth() {
+	if o.authHold {
+		return
+	}
+	o.authHold = true
+	o.c.log.Info("convex: the deployment rejected the auth token; " + holdMessage)
+	o.dropConn("AuthError", false)
+	o.c.state.set(Reconnecting)
+}
+
+// holdMessage is logged when the socket is held for a token fetch.
+const holdMessage = "waiting for a new auth token before reconnecting"
+
+// resumeAfterAuth ends a holdForAuth: it connects at once, with whatever
+// token the engine now holds.
+func (o *owner) resumeAfterAuth() {
+	if !o.authHold {
+		return
+	}
+	o.authHold = false
+	o.dial()
 }
 
 // loseAuth continues unauthenticated and tells the application once.

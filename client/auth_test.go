@@ -10,8 +10,9 @@ import (
 	"github.com/convexgo/convex/tokenprovider"
 )
 
-// authSetup starts a deployment that accepts keys' tokens.
-func authSetup(t *testing.T) (*testserver.Server, *testserver.Keys, *Client, context.Context) {
+// authSetup starts a deployment that accepts keys' tokens, and a client
+// with opts.
+func authSetup(t *testing.T, opts ...Option) (*testserver.Server, *testserver.Keys, *Client, context.Context) {
 	t.Helper()
 	keys, err := testserver.GenerateKeys()
 	if err != nil {
@@ -19,7 +20,7 @@ func authSetup(t *testing.T) (*testserver.Server, *testserver.Keys, *Client, con
 	}
 	srv := testserver.NewDemo(testserver.WithAuth(keys.AuthConfig()))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL(), withBackoffScale(0.01))
+	c, err := New(srv.URL(), append([]Option{withBackoffScale(0.01)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
