@@ -22,8 +22,10 @@ const DefaultRefreshLeeway = 10 * time.Second
 //   - the token is sent on every (re)connect;
 //   - once the deployment confirms it, one forced refresh is fetched (a
 //     tokenprovider.Cache answers it without a fetch), and a refresh is
-//     scheduled ahead of the token's expiry (its lifetime exp - iat less 10
-//     seconds);
+//     scheduled ahead of the token's expiry: its lifetime exp - iat less
+//     10 seconds, but never sooner than half-way through its life (a
+//     token of 20 seconds or less is refreshed at half its life, and the
+//     client logs that once);
 //   - when the deployment rejects a token, the client closes the socket
 //     and opens no other until one forced fetch has returned, then
 //     reconnects with the new token, so no query and no re-sent mutation
@@ -93,12 +95,31 @@ type authState struct {
 	attempts  int  // consecutive rejected fresh tokens
 	fetching  bool
 	stale     bool // the fetch running started before a rejection: drop its result
-	refresh   *time.Timer
+	// floorLogged and noRefreshLogged: the refresh schedule's problems
+	// are logged once per SetAuth, not once per refresh.
+	floorLogged, noRefreshLogged bool
+	refresh                      *refreshTimer
+}
+
+// refreshTimer is a scheduled refresh: C fires once.
+type refreshTimer struct {
+	C    <-chan time.Time
+	stop func() bool
+}
+
+// newRefreshTimer starts a refresh timer of d.
+func (c *Client) newRefreshTimer(d time.Duration) *refreshTimer {
+	if f := c.cfg.refreshTimer; f != nil {
+		ch, stop := f(d)
+		return &refreshTimer{C: ch, stop: stop}
+	}
+	t := time.NewTimer(d)
+	return &refreshTimer{C: t.C, stop: t.Stop}
 }
 
 func (a *authState) stop() {
 	if a.refresh != nil {
-		a.refresh.Stop()
+		a.refresh.stop()
 		a.refresh = nil
 	}
 }
@@ -234,9 +255,51 @@ func (o *owner) authConfirmed() {
 func (o *owner) scheduleRefresh() {
 	a := o.auth
 	a.stop()
-	if d, ok := tokenprovider.RefreshDelay(a.token, DefaultRefreshLeeway); ok {
-		a.refresh = time.NewTimer(d)
+	d, floored, ok := refreshDelay(a.token)
+	if !ok {
+		if !a.noRefreshLogged {
+			a.noRefreshLogged = true
+			o.c.log.Warn("convex: the auth token has no iat and exp claims, or lives 2 seconds or less; " +
+				"it will not be refreshed before it expires")
+		}
+		return
 	}
+	if floored && !a.floorLogged {
+		a.floorLogged = true
+		iat, exp, _ := tokenprovider.Expiry(a.token)
+		o.c.log.Warn("convex: the auth token lives too briefly for the refresh leeway; "+
+			"refreshing it half-way through its life instead",
+			"lifetime", exp.Sub(iat), "leeway", DefaultRefreshLeeway, "delay", d)
+	}
+	a.refresh = o.c.newRefreshTimer(d)
+}
+
+// refreshDelay is how long after the deployment confirmed tok its refresh
+// is due: the official client's rule, exp - iat less DefaultRefreshLeeway
+// (at most tokenprovider.MaxRefreshDelay), but never less than half the
+// token's life. floored reports that the floor applied. ok is false when
+// the token cannot be refreshed on a schedule (see
+// tokenprovider.RefreshDelay).
+//
+// The official client refreshes at once, with a warning, when the leeway
+// is not shorter than the life. Each refresh then fetches a token, sends
+// it and waits for its confirmation, which schedules the next refresh at
+// once again: one fetch per round trip, thousands a second on a fast
+// network, and a tokenprovider.Cache cannot help because the token it
+// holds is always due. Half the life keeps a token valid (with half its
+// life to spare) and bounds the rate at two fetches per lifetime, at most
+// one a second since tokens of 2 seconds or less are not scheduled. It
+// changes nothing for tokens that live at least twice the leeway.
+func refreshDelay(tok string) (d time.Duration, floored, ok bool) {
+	d, ok = tokenprovider.RefreshDelay(tok, DefaultRefreshLeeway)
+	if !ok {
+		return 0, false, false
+	}
+	iat, exp, _ := tokenprovider.Expiry(tok)
+	if floor := min(exp.Sub(iat)/2, tokenprovider.MaxRefreshDelay); d < floor {
+		return floor, true, true
+	}
+	return d, false, true
 }
 
 // authRejected runs on an AuthError from the deployment.

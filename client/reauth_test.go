@@ -11,6 +11,7 @@ import (
 
 	"github.com/convexgo/convex/internal/testserver"
 	"github.com/convexgo/convex/protocol"
+	"github.com/convexgo/convex/tokenprovider"
 )
 
 // gatedProvider returns tokens from next and can hold one call: after arm,
@@ -386,5 +387,57 @@ func TestRefusedDuringRefreshReportsLossOnce(t *testing.T) {
 				t.Fatal("the refused token is still used for HTTP")
 			}
 		})
+	}
+}
+
+// scheduled is one refresh the client scheduled, with a fake timer.
+type scheduled struct {
+	d    time.Duration
+	fire chan time.Time
+}
+
+// fakeRefreshTimers returns the option that makes the client's refresh
+// timers fake, and the channel on which each one is handed to the test.
+func fakeRefreshTimers() (Option, chan scheduled) {
+	ch := make(chan scheduled, 100)
+	return withRefreshTimer(func(d time.Duration) (<-chan time.Time, func() bool) {
+		s := scheduled{d: d, fire: make(chan time.Time, 1)}
+		ch <- s
+		return s.fire, func() bool { return true }
+	}), ch
+}
+
+// A token that lives no longer than the refresh leeway must not be
+// refreshed as soon as it is confirmed (which made thousands of fetches a
+// second): the delay has a floor of half the token's life, and the
+// client says so once.
+func TestShortTokenRefreshFloor(t *testing.T) {
+	const ttl = 5 * time.Second
+	logs := newLogRecorder()
+	timers, sched := fakeRefreshTimers()
+	_, keys, c, ctx := authSetup(t, WithLogger(slog.New(logs)), timers)
+	p := &gatedProvider{next: minting(t, keys, "hal", ttl)}
+	signIn(t, ctx, c, tokenprovider.NewCache(p, nil), nil, "hal")
+	const refreshes = 5
+	for i := 0; i <= refreshes; i++ {
+		var s scheduled
+		select {
+		case s = <-sched:
+		case <-ctx.Done():
+			t.Fatalf("refresh %d was never scheduled", i)
+		}
+		if s.d < ttl/2 || s.d > ttl {
+			t.Fatalf("refresh %d scheduled in %v, want between %v and %v", i, s.d, ttl/2, ttl)
+		}
+		if i < refreshes {
+			s.fire <- time.Now()
+		}
+	}
+	// The start-up fetch, its forced refetch, and one per refresh.
+	if calls := p.Calls(); len(calls) != 2+refreshes {
+		t.Fatalf("%d provider calls, want %d", len(calls), 2+refreshes)
+	}
+	if n, _ := logs.count("refreshing it half-way through its life"); n != 1 {
+		t.Fatalf("the short lifetime was logged %d times, want once", n)
 	}
 }
