@@ -169,7 +169,10 @@ func (o *owner) useToken(tok string) {
 }
 
 // fetchToken asks the provider for a forced refresh on a goroutine of its
-// own; the result comes back through o.authResults.
+// own; the result comes back through o.authResults. The goroutine is
+// counted in Client.fetches, not Client.wg: Close cancels its ctx but does
+// not wait for it, since a provider may ignore ctx. It ends when the
+// provider returns.
 func (o *owner) fetchToken(reason fetchReason) {
 	a := o.auth
 	if a == nil || a.fetching {
@@ -177,9 +180,9 @@ func (o *owner) fetchToken(reason fetchReason) {
 	}
 	a.fetching = true
 	gen, p := a.gen, a.provider
-	o.c.wg.Add(1)
+	o.c.fetches.Add(1)
 	go func() {
-		defer o.c.wg.Done()
+		defer o.c.fetches.Done()
 		tok, err := p.Token(o.c.lifetime, true)
 		select {
 		case o.authResults <- authFetch{gen: gen, token: tok, err: err, reason: reason}:

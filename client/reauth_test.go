@@ -441,3 +441,36 @@ func TestShortTokenRefreshFloor(t *testing.T) {
 		t.Fatalf("the short lifetime was logged %d times, want once", n)
 	}
 }
+
+// Close returns even while a token provider that ignores its ctx is
+// stuck; the goroutine running it ends once the provider returns.
+// WaitForState after Close returns at once.
+func TestCloseWithStuckProvider(t *testing.T) {
+	_, keys, c, ctx := authSetup(t)
+	p := &gatedProvider{next: minting(t, keys, "ivy", time.Hour)}
+	g := p.armAt(t, 2) // the forced refetch after the first confirmation
+	signIn(t, ctx, c, p, nil, "ivy")
+	select {
+	case <-g.started:
+	case <-ctx.Done():
+		t.Fatal("no refetch")
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		c.Close()
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		g.open() // let Close finish, then fail
+		<-closed
+		t.Fatal("Close waited for the token provider")
+	}
+	st, err := c.WaitForState(ctx, func(s ConnectionState) bool { return s == Connected })
+	if !errors.Is(err, ErrClosed) || st != Closed {
+		t.Fatalf("WaitForState after Close = %v, %v; want closed, ErrClosed", st, err)
+	}
+	g.open()
+	c.fetches.Wait() // the fetch's goroutine ends once the provider returns
+}
