@@ -337,6 +337,7 @@ func (o *owner) authRejected(base uint32, attempted bool) {
 	// One-shot HTTP calls keep the refused token until the new one comes:
 	// the deployment refuses them too, rather than answering anonymously.
 	a.stale = a.fetching
+	o.c.log.Info("convex: the deployment rejected the auth token; " + holdMessage)
 	o.fetchToken(fetchAfterReject)
 }
 
@@ -346,7 +347,6 @@ func (o *owner) holdForAuth() {
 		return
 	}
 	o.authHold = true
-	o.c.log.Info("convex: the deployment rejected the auth token; " + holdMessage)
 	o.dropConn("AuthError", false)
 	o.c.state.set(Reconnecting)
 }
