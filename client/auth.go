@@ -22,12 +22,16 @@ const DefaultRefreshLeeway = 10 * time.Second
 //   - the token is sent on every (re)connect;
 //   - once the deployment confirms it, one forced refresh is fetched (a
 //     tokenprovider.Cache answers it without a fetch), and a refresh is
-//     scheduled ahead of the token's expiry (its lifetime exp - iat less 10
-//     seconds);
-//   - when the deployment rejects a token, one forced fetch follows and
-//     the client reconnects with the new token; after 2 rejected tokens in
-//     a row, or an empty or unchanged token, it gives up and continues
-//     unauthenticated;
+//     scheduled ahead of the token's expiry: its lifetime exp - iat less
+//     10 seconds, but never sooner than half-way through its life (a
+//     token of 20 seconds or less is refreshed at half its life, and the
+//     client logs that once);
+//   - when the deployment rejects a token, the client closes the socket
+//     and opens no other until one forced fetch has returned, then
+//     reconnects with the new token, so no query and no re-sent mutation
+//     runs under another identity meanwhile; after 2 rejected tokens in a
+//     row, or an empty or unchanged token, or a failed fetch, it gives up
+//     and continues unauthenticated;
 //   - one-shot HTTP queries send the current token as a Bearer token.
 //
 // onChange, if not nil, is called with true when the deployment first
@@ -65,6 +69,7 @@ func (c *Client) ClearAuth(ctx context.Context) error {
 		}
 		c.authToken.Store(nil)
 		o.engine.ClearAuth()
+		o.resumeAfterAuth()
 	})
 }
 
@@ -89,12 +94,32 @@ type authState struct {
 	fromFirst bool // the confirmed token is the first one: refetch forced
 	attempts  int  // consecutive rejected fresh tokens
 	fetching  bool
-	refresh   *time.Timer
+	stale     bool // the fetch running started before a rejection: drop its result
+	// floorLogged and noRefreshLogged: the refresh schedule's problems
+	// are logged once per SetAuth, not once per refresh.
+	floorLogged, noRefreshLogged bool
+	refresh                      *refreshTimer
+}
+
+// refreshTimer is a scheduled refresh: C fires once.
+type refreshTimer struct {
+	C    <-chan time.Time
+	stop func() bool
+}
+
+// newRefreshTimer starts a refresh timer of d.
+func (c *Client) newRefreshTimer(d time.Duration) *refreshTimer {
+	if f := c.cfg.refreshTimer; f != nil {
+		ch, stop := f(d)
+		return &refreshTimer{C: ch, stop: stop}
+	}
+	t := time.NewTimer(d)
+	return &refreshTimer{C: t.C, stop: t.Stop}
 }
 
 func (a *authState) stop() {
 	if a.refresh != nil {
-		a.refresh.Stop()
+		a.refresh.stop()
 		a.refresh = nil
 	}
 }
@@ -124,12 +149,15 @@ func (o *owner) setAuth(p tokenprovider.Provider, onChange func(bool), tok strin
 	o.authGen++
 	o.auth = &authState{provider: p, onChange: onChange, gen: o.authGen, fromFirst: true}
 	if tok == "" {
+		// A socket held after an AuthError stays held until this fetch
+		// returns.
 		o.c.authToken.Store(nil)
 		o.engine.ClearAuth()
 		o.fetchToken(fetchInitial)
 		return
 	}
 	o.useToken(tok)
+	o.resumeAfterAuth()
 }
 
 // useToken sends tok to the deployment.
@@ -141,7 +169,10 @@ func (o *owner) useToken(tok string) {
 }
 
 // fetchToken asks the provider for a forced refresh on a goroutine of its
-// own; the result comes back through o.authResults.
+// own; the result comes back through o.authResults. The goroutine is
+// counted in Client.fetches, not Client.wg: Close cancels its ctx but does
+// not wait for it, since a provider may ignore ctx. It ends when the
+// provider returns.
 func (o *owner) fetchToken(reason fetchReason) {
 	a := o.auth
 	if a == nil || a.fetching {
@@ -149,9 +180,9 @@ func (o *owner) fetchToken(reason fetchReason) {
 	}
 	a.fetching = true
 	gen, p := a.gen, a.provider
-	o.c.wg.Add(1)
+	o.c.fetches.Add(1)
 	go func() {
-		defer o.c.wg.Done()
+		defer o.c.fetches.Done()
 		tok, err := p.Token(o.c.lifetime, true)
 		select {
 		case o.authResults <- authFetch{gen: gen, token: tok, err: err, reason: reason}:
@@ -166,6 +197,16 @@ func (o *owner) handleAuthFetch(r authFetch) {
 		return
 	}
 	a.fetching = false
+	if a.stale {
+		// This fetch began before the deployment refused the token, and
+		// may have been answered with that token (from a cache): ask again.
+		a.stale = false
+		o.fetchToken(fetchAfterReject)
+		return
+	}
+	// Whatever the outcome, a socket held for this fetch may open now:
+	// with the new token, or unauthenticated once auth is given up.
+	defer o.resumeAfterAuth()
 	switch {
 	case r.err != nil:
 		o.c.log.Warn("convex: fetching an auth token failed", "err", r.err)
@@ -217,9 +258,51 @@ func (o *owner) authConfirmed() {
 func (o *owner) scheduleRefresh() {
 	a := o.auth
 	a.stop()
-	if d, ok := tokenprovider.RefreshDelay(a.token, DefaultRefreshLeeway); ok {
-		a.refresh = time.NewTimer(d)
+	d, floored, ok := refreshDelay(a.token)
+	if !ok {
+		if !a.noRefreshLogged {
+			a.noRefreshLogged = true
+			o.c.log.Warn("convex: the auth token has no iat and exp claims, or lives 2 seconds or less; " +
+				"it will not be refreshed before it expires")
+		}
+		return
 	}
+	if floored && !a.floorLogged {
+		a.floorLogged = true
+		iat, exp, _ := tokenprovider.Expiry(a.token)
+		o.c.log.Warn("convex: the auth token lives too briefly for the refresh leeway; "+
+			"refreshing it half-way through its life instead",
+			"lifetime", exp.Sub(iat), "leeway", DefaultRefreshLeeway, "delay", d)
+	}
+	a.refresh = o.c.newRefreshTimer(d)
+}
+
+// refreshDelay is how long after the deployment confirmed tok its refresh
+// is due: the official client's rule, exp - iat less DefaultRefreshLeeway
+// (at most tokenprovider.MaxRefreshDelay), but never less than half the
+// token's life. floored reports that the floor applied. ok is false when
+// the token cannot be refreshed on a schedule (see
+// tokenprovider.RefreshDelay).
+//
+// The official client refreshes at once, with a warning, when the leeway
+// is not shorter than the life. Each refresh then fetches a token, sends
+// it and waits for its confirmation, which schedules the next refresh at
+// once again: one fetch per round trip, thousands a second on a fast
+// network, and a tokenprovider.Cache cannot help because the token it
+// holds is always due. Half the life keeps a token valid (with half its
+// life to spare) and bounds the rate at two fetches per lifetime, at most
+// one a second since tokens of 2 seconds or less are not scheduled. It
+// changes nothing for tokens that live at least twice the leeway.
+func refreshDelay(tok string) (d time.Duration, floored, ok bool) {
+	d, ok = tokenprovider.RefreshDelay(tok, DefaultRefreshLeeway)
+	if !ok {
+		return 0, false, false
+	}
+	iat, exp, _ := tokenprovider.Expiry(tok)
+	if floor := min(exp.Sub(iat)/2, tokenprovider.MaxRefreshDelay); d < floor {
+		return floor, true, true
+	}
+	return d, false, true
 }
 
 // authRejected runs on an AuthError from the deployment.
@@ -237,17 +320,48 @@ func (o *owner) authRejected(base uint32, attempted bool) {
 	if r, ok := a.provider.(interface{ Reject(string) }); ok {
 		r.Reject(a.token)
 	}
+	// Stop the socket, as the official client does, and open the next one
+	// only once the next token is known: reconnecting at once would re-add
+	// every query and re-send every mutation without the token (or, on a
+	// deployment that keeps the socket open, under the refused identity).
+	o.holdForAuth()
+	a.stop()
 	if a.attempts >= maxAuthAttempts {
 		o.c.log.Warn("convex: failed to authenticate; check the deployment's auth config")
 		o.loseAuth()
+		o.resumeAfterAuth()
 		return
 	}
 	a.attempts++
 	a.waiting = false
-	// Reconnect without the rejected token; the fresh one follows.
-	o.c.authToken.Store(nil)
-	o.engine.ClearAuth()
+	// One-shot HTTP calls keep the refused token until the new one comes:
+	// the deployment refuses them too, rather than answering anonymously.
+	a.stale = a.fetching
+	o.c.log.Info("convex: the deployment rejected the auth token; " + holdMessage)
 	o.fetchToken(fetchAfterReject)
+}
+
+// holdForAuth closes the socket and opens none until resumeAfterAuth.
+func (o *owner) holdForAuth() {
+	if o.authHold {
+		return
+	}
+	o.authHold = true
+	o.dropConn("AuthError", false)
+	o.c.state.set(Reconnecting)
+}
+
+// holdMessage is logged when the socket is held for a token fetch.
+const holdMessage = "waiting for a new auth token before reconnecting"
+
+// resumeAfterAuth ends a holdForAuth: it connects at once, with whatever
+// token the engine now holds.
+func (o *owner) resumeAfterAuth() {
+	if !o.authHold {
+		return
+	}
+	o.authHold = false
+	o.dial()
 }
 
 // loseAuth continues unauthenticated and tells the application once.

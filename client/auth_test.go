@@ -10,8 +10,9 @@ import (
 	"github.com/convexgo/convex/tokenprovider"
 )
 
-// authSetup starts a deployment that accepts keys' tokens.
-func authSetup(t *testing.T) (*testserver.Server, *testserver.Keys, *Client, context.Context) {
+// authSetup starts a deployment that accepts keys' tokens, and a client
+// with opts.
+func authSetup(t *testing.T, opts ...Option) (*testserver.Server, *testserver.Keys, *Client, context.Context) {
 	t.Helper()
 	keys, err := testserver.GenerateKeys()
 	if err != nil {
@@ -19,7 +20,7 @@ func authSetup(t *testing.T) (*testserver.Server, *testserver.Keys, *Client, con
 	}
 	srv := testserver.NewDemo(testserver.WithAuth(keys.AuthConfig()))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL(), withBackoffScale(0.01))
+	c, err := New(srv.URL(), append([]Option{withBackoffScale(0.01)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,14 +226,24 @@ func TestRejectedTokensGiveUp(t *testing.T) {
 	}
 }
 
-// Short-lived tokens are refreshed ahead of expiry while subscriptions
-// stay live.
+// Tokens are refreshed ahead of expiry (exp - iat less the leeway) while
+// subscriptions stay live, on the same socket.
 func TestScheduledRefresh(t *testing.T) {
-	srv, keys, c, ctx := authSetup(t)
-	// exp - iat = 11 s, so the refresh comes 1 s after confirmation.
-	p := &mintingProvider{t: t, keys: keys, sub: "dave", ttl: 11 * time.Second}
+	timers, sched := fakeRefreshTimers()
+	srv, keys, c, ctx := authSetup(t, timers)
+	p := &mintingProvider{t: t, keys: keys, sub: "dave", ttl: time.Hour}
 	signIn(t, ctx, c, p, nil, "dave")
 	opened := srv.Stats().SocketsOpened
+	var s scheduled
+	select {
+	case s = <-sched:
+	case <-ctx.Done():
+		t.Fatal("no refresh scheduled")
+	}
+	if want := time.Hour - DefaultRefreshLeeway; s.d != want {
+		t.Fatalf("refresh scheduled in %v, want %v", s.d, want)
+	}
+	s.fire <- time.Now()
 	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.TokensAccepted >= 3 }); err != nil {
 		t.Fatalf("no scheduled refresh: %v (%+v)", err, srv.Stats())
 	}
@@ -310,12 +321,30 @@ func TestRejectedSameTokenGivesUp(t *testing.T) {
 func TestNoTokenReportsUnauthenticated(t *testing.T) { givesUpAfterOneRetry(t, "") }
 
 // With a validated-token cache, the start-up refetch is answered from the
-// cache and the refresh ahead of expiry still happens.
+// cache and the refresh ahead of expiry still reaches the provider.
 func TestValidatedCacheStillRefreshes(t *testing.T) {
-	srv, keys, c, ctx := authSetup(t)
-	// exp - iat = 11 s: the refresh is due 1 s after confirmation.
-	p := &mintingProvider{t: t, keys: keys, sub: "gil", ttl: 11 * time.Second}
-	signIn(t, ctx, c, tokenprovider.NewCache(p, nil), nil, "gil")
+	timers, sched := fakeRefreshTimers()
+	srv, keys, c, ctx := authSetup(t, timers)
+	p := &mintingProvider{t: t, keys: keys, sub: "gil", ttl: time.Hour}
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	signIn(t, ctx, c, tokenprovider.NewCache(p, &tokenprovider.CacheOptions{Now: clock}), nil, "gil")
+	var s scheduled
+	select {
+	case s = <-sched:
+	case <-ctx.Done():
+		t.Fatal("no refresh scheduled")
+	}
+	// The cache's clock reaches the refresh time, then the timer fires.
+	mu.Lock()
+	now = now.Add(s.d)
+	mu.Unlock()
+	s.fire <- time.Now()
 	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.TokensAccepted >= 2 }); err != nil {
 		t.Fatalf("no refresh: %v (%+v)", err, srv.Stats())
 	}

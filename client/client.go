@@ -38,7 +38,11 @@ type Client struct {
 
 	cmds      chan func(*owner) // run on the owner goroutine
 	ownerDone chan struct{}     // closed when the owner goroutine has returned
-	wg        sync.WaitGroup    // every goroutine the client started
+	wg        sync.WaitGroup    // every goroutine the client started, but token fetches
+	// fetches counts the goroutines calling a token provider. Close does
+	// not wait for them: a provider may ignore its ctx. Each ends when its
+	// provider call returns.
+	fetches   sync.WaitGroup
 	closeOnce sync.Once
 	state     *stateNotifier
 	callbacks *callbackQueue
@@ -101,7 +105,11 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 
 // Close stops the client: it closes the socket, ends every subscription
 // and fails every pending call with ErrClosed, and waits for every
-// goroutine the client started. It is safe to call more than once.
+// goroutine the client started, except a call to the auth token provider
+// in progress: its ctx is cancelled, but Close does not wait for a
+// provider that ignores it. That call's goroutine ends as soon as the
+// provider returns, and its result is dropped. It is safe to call more
+// than once.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
@@ -120,6 +128,8 @@ func (c *Client) ConnectionState() ConnectionState {
 }
 
 // WaitForState blocks until the connection state satisfies ok, or ctx ends.
+// Once the client is Closed, the state never changes again, so
+// WaitForState returns at once with ErrClosed if ok rejects Closed.
 func (c *Client) WaitForState(ctx context.Context, ok func(ConnectionState) bool) (ConnectionState, error) {
 	st, err := c.WaitForStatus(ctx, func(st ConnectionStatus) bool { return ok(st.State) })
 	return st.State, err
@@ -140,6 +150,9 @@ func (c *Client) WaitForStatus(ctx context.Context, ok func(ConnectionStatus) bo
 		st, changed := c.state.get()
 		if ok(st) {
 			return st, nil
+		}
+		if s == Closed {
+			return s, ErrClosed
 		}
 		select {
 		case <-changed:

@@ -23,6 +23,7 @@ type config struct {
 	onStateChange     func(ConnectionState)
 	rand              func() float64
 	backoffScale      float64
+	refreshTimer      func(time.Duration) (<-chan time.Time, func() bool)
 }
 
 func defaultConfig() config {
@@ -166,6 +167,16 @@ func withRand(f func() float64) Option {
 func withBackoffScale(f float64) Option {
 	return func(c *config) error {
 		c.backoffScale = f
+		return nil
+	}
+}
+
+// withRefreshTimer replaces the timer of scheduled token refreshes
+// (tests): f is called on the owner goroutine, must not block, and returns
+// the channel that fires and a function that stops it.
+func withRefreshTimer(f func(time.Duration) (<-chan time.Time, func() bool)) Option {
+	return func(c *config) error {
+		c.refreshTimer = f
 		return nil
 	}
 }

@@ -44,6 +44,7 @@ type owner struct {
 	auth        *authState // nil without SetAuth
 	authGen     uint64
 	authResults chan authFetch
+	authHold    bool // no socket until a new token is fetched (after an AuthError)
 }
 
 // liveQuery is one distinct query and its local subscribers.

@@ -64,8 +64,9 @@
 // # Faults and observation
 //
 // DropAll, DropConn, CloseAll, Refuse, RefuseFor, Stall, Resume, SetFrameDelay,
-// SetConnFrameDelay, InjectAuthError, InjectFatalError, InjectVersionGap,
-// InjectCorruptFrame and InjectMessage disturb the sockets. Stats returns
+// SetConnFrameDelay, InjectAuthError, KeepOpenAfterAuthError,
+// InjectFatalError, InjectVersionGap, InjectCorruptFrame and InjectMessage
+// disturb the sockets. Stats returns
 // counters, WaitFor waits for a condition on them, and Received lists
 // every client frame. Subscribed queries run on their socket's event
 // goroutine, so a query function must not call the Inject methods or

@@ -234,10 +234,20 @@ func (s *Server) refusing() bool {
 // InjectAuthError sends AuthError{error: "Injected auth error",
 // authUpdateAttempted, baseVersion: the identity version of the last
 // Transition} on every open socket and then closes it with no status
-// code, as the backend does after an AuthError. It returns the number of
-// sockets reached.
+// code, as the backend does after an AuthError (unless
+// KeepOpenAfterAuthError is on). It returns the number of sockets reached.
 func (s *Server) InjectAuthError(authUpdateAttempted bool) int {
 	return s.onEachConn(func(c *syncConn) { c.authError("Injected auth error", authUpdateAttempted) })
+}
+
+// KeepOpenAfterAuthError is a fault: while on is true, a refused
+// Authenticate and InjectAuthError send AuthError but leave the socket
+// open, and it goes on handling the client's messages under the identity
+// it had (a refused token changes nothing). The real backend always closes
+// the socket after an AuthError; this checks that a client does not depend
+// on it. An expired token still closes the socket.
+func (s *Server) KeepOpenAfterAuthError(on bool) {
+	s.keepOpenAfterAuthError.Store(on)
 }
 
 // InjectFatalError sends FatalError{error: msg} on every open socket and

@@ -134,6 +134,53 @@ func TestInjectAuthError(t *testing.T) {
 	}
 }
 
+// With KeepOpenAfterAuthError, injected and refused-token AuthErrors leave
+// the socket open, and the identity it had stays in force.
+func TestKeepOpenAfterAuthError(t *testing.T) {
+	keys := mustKeys(t)
+	s := newDemo(t, WithAuth(keys.AuthConfig()))
+	s.KeepOpenAfterAuthError(true)
+	c := dial(t, s)
+	c.connect()
+	good, err := keys.MintToken("u", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: good, BaseVersion: 0})
+	if tr := c.transition(); tr.EndVersion.Identity != 1 {
+		t.Fatalf("%+v", tr)
+	}
+	if n := s.InjectAuthError(true); n != 1 {
+		t.Fatalf("reached %d", n)
+	}
+	if ae := expectMsg[*protocol.AuthError](c); !ae.AuthUpdateAttempted || ae.BaseVersion != 1 {
+		t.Fatalf("%+v", ae)
+	}
+	bad, err := keys.MintToken("v", time.Hour, map[string]any{"iss": "https://someone.else"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(&protocol.Authenticate{TokenType: protocol.TokenTypeUser, Value: bad, BaseVersion: 1})
+	if ae := expectMsg[*protocol.AuthError](c); !ae.AuthUpdateAttempted || ae.BaseVersion != 1 {
+		t.Fatalf("%+v", ae)
+	}
+	// Still open, still the first identity: a query added now sees it.
+	c.modify(0, add(t, 0, "auth:whoami", map[string]any{}))
+	tr := c.transition()
+	if tr.EndVersion.Identity != 1 || len(tr.Modifications) != 1 {
+		t.Fatalf("%+v", tr)
+	}
+	if got := decode(t, tr.Modifications[0].Value); got == nil {
+		t.Fatalf("whoami = %v after the refused token", got)
+	}
+	s.KeepOpenAfterAuthError(false)
+	s.InjectAuthError(false)
+	expectMsg[*protocol.AuthError](c)
+	if code, _ := c.closed(); code != websocket.StatusNoStatusRcvd {
+		t.Fatalf("close %d", code)
+	}
+}
+
 func TestInjectFatalError(t *testing.T) {
 	s := newDemo(t)
 	c := subscribed(t, s)

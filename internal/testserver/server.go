@@ -114,6 +114,10 @@ type Server struct {
 
 	frameDelay atomic.Int64 // time.Duration applied before every frame
 
+	// keepOpenAfterAuthError, set by KeepOpenAfterAuthError, makes refused
+	// tokens and injected AuthErrors leave the socket open (a fault).
+	keepOpenAfterAuthError atomic.Bool
+
 	// afterSocketMutation, if set (by tests, before any socket opens), runs
 	// on a socket's mutation runner after a mutation and before its
 	// response is handed to the socket.

@@ -750,15 +750,22 @@ func (c *syncConn) internalError(detail string) {
 }
 
 // authError sends AuthError (at the identity of the last Transition) and
-// closes with no status code.
+// closes with no status code, as the backend does, unless the
+// KeepOpenAfterAuthError fault is on.
 func (c *syncConn) authError(msg string, attempted bool) {
 	c.s.cfg.logger.Info("sync auth error", "conn", c.id, "error", msg, "authUpdateAttempted", attempted)
 	c.send(&protocol.AuthError{Error: msg, BaseVersion: c.sent.Identity, AuthUpdateAttempted: attempted})
-	c.closeWith(websocket.StatusNoStatusRcvd, "")
+	if !c.s.keepOpenAfterAuthError.Load() {
+		c.closeWith(websocket.StatusNoStatusRcvd, "")
+	}
 }
 
+// tokenExpired reports an expired identity and always closes: the socket
+// cannot do any more work under that identity.
 func (c *syncConn) tokenExpired() {
 	if !c.closing {
-		c.authError("Token expired", false)
+		c.s.cfg.logger.Info("sync auth error", "conn", c.id, "error", "Token expired", "authUpdateAttempted", false)
+		c.send(&protocol.AuthError{Error: "Token expired", BaseVersion: c.sent.Identity, AuthUpdateAttempted: false})
+		c.closeWith(websocket.StatusNoStatusRcvd, "")
 	}
 }
