@@ -151,8 +151,8 @@ func (c *Client) WaitForStatus(ctx context.Context, ok func(ConnectionStatus) bo
 		if ok(st) {
 			return st, nil
 		}
-		if s == Closed {
-			return s, ErrClosed
+		if st.State == Closed {
+			return st, ErrClosed
 		}
 		select {
 		case <-changed:
