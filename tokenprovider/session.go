@@ -53,6 +53,15 @@ type SessionOptions struct {
 	// miss and a failed Set leaves the token uncached, and neither fails
 	// the request. (Clear does return the store's error.)
 	OnStoreError func(error)
+	// IsAuthError decides which failures of Do's call mean "this token
+	// was refused", so that Do clears the cached entry and retries once
+	// with a fresh token. Default: the package's IsAuthError. Set it when
+	// the application's functions report a lost sign-in in their own way,
+	// for example Better Auth's getAuthUser, which throws
+	// ConvexError("Unauthenticated") for a revoked session while the
+	// token itself is still accepted; such a classifier should normally
+	// also return IsAuthError(err). It must be safe for concurrent use.
+	IsAuthError func(error) bool
 }
 
 // SessionCache caches the Convex token of each signed-in user of a Go
@@ -79,6 +88,7 @@ type SessionCache struct {
 	timeout time.Duration
 	now     func() time.Time
 	onErr   func(error)
+	isAuth  func(error) bool
 	group   singleflight.Group
 	waiting func() // test hook: a caller joined a fetch
 
@@ -103,6 +113,10 @@ func NewSessionCache(opts *SessionOptions) *SessionCache {
 		timeout: positiveOr(o.FetchTimeout, DefaultFetchTimeout),
 		now:     o.Now,
 		onErr:   o.OnStoreError,
+		isAuth:  o.IsAuthError,
+	}
+	if c.isAuth == nil {
+		c.isAuth = IsAuthError
 	}
 	if c.store == nil {
 		c.store = NewMemoryStore(nil)
@@ -240,8 +254,9 @@ func (c *SessionCache) report(err error) {
 }
 
 // Do runs call with session's token: the cached one, or one fetched (and
-// cached) now. When call fails with an auth error (IsAuthError) and the
-// token came from the cache, the entry is cleared and call is run once
+// cached) now. When call fails with an auth error (IsAuthError, or the
+// SessionOptions.IsAuthError classifier if one is set) and the token came
+// from the cache, the entry is cleared and call is run once
 // more with a freshly fetched token, provided that token is non-empty and
 // differs from the refused one. Any other failure, including an auth error
 // for a token fetched during this Do, is returned as it is, so call never
@@ -257,7 +272,7 @@ func (c *SessionCache) Do(ctx context.Context, session string,
 		return err
 	}
 	err = call(ctx, tok)
-	if err == nil || !cached || !IsAuthError(err) {
+	if err == nil || !cached || !c.isAuth(err) {
 		return err
 	}
 	key := SessionKey(session)

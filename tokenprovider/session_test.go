@@ -491,3 +491,66 @@ func TestNilFunctionsAreErrors(t *testing.T) {
 		t.Error("a Cache without a Provider returned a token")
 	}
 }
+
+// appError is how an application's function might report a revoked
+// session: not an auth error to IsAuthError.
+type appError struct{ data string }
+
+func (e *appError) Error() string { return "query failed: " + e.data }
+
+func TestSessionCacheDoCustomAuthErrorClassifier(t *testing.T) {
+	unauthenticated := &appError{"Unauthenticated"}
+	classify := func(err error) bool {
+		var ae *appError
+		return IsAuthError(err) || errors.As(err, &ae) && ae.data == "Unauthenticated"
+	}
+	newFixture := func(t *testing.T, opts *SessionOptions) *doFixture {
+		clk := newClock()
+		f := &doFixture{store: newRecordingStore(clk)}
+		opts.Store, opts.Now = f.store, clk.Now
+		f.c = NewSessionCache(opts)
+		f.fetch = sessionFetcher(clk, "u", time.Hour, &f.fetches)
+		return f
+	}
+	failSecond := func(err error) func(int, string) error {
+		return func(n int, _ string) error {
+			if n == 2 {
+				return err
+			}
+			return nil
+		}
+	}
+	ok := func(int, string) error { return nil }
+
+	t.Run("the classifier's error retries with a fresh token", func(t *testing.T) {
+		f := newFixture(t, &SessionOptions{IsAuthError: classify})
+		f.do(ok)
+		if err := f.do(failSecond(unauthenticated)); err != nil {
+			t.Fatalf("Do = %v", err)
+		}
+		if len(f.calls) != 3 || f.calls[2] == f.calls[1] || f.fetches.Load() != 2 {
+			t.Fatalf("calls %v, %d fetches", f.calls, f.fetches.Load())
+		}
+	})
+	t.Run("errors IsAuthError knows still retry when the classifier includes it", func(t *testing.T) {
+		f := newFixture(t, &SessionOptions{IsAuthError: classify})
+		f.do(ok)
+		if err := f.do(failSecond(errAuth)); err != nil || len(f.calls) != 3 {
+			t.Fatalf("Do = %v, calls %d", err, len(f.calls))
+		}
+	})
+	t.Run("without the classifier the same error is returned as is", func(t *testing.T) {
+		f := newFixture(t, &SessionOptions{})
+		f.do(ok)
+		if err := f.do(failSecond(unauthenticated)); err != unauthenticated || len(f.calls) != 2 || f.fetches.Load() != 1 {
+			t.Fatalf("Do = %v, calls %d, fetches %d", err, len(f.calls), f.fetches.Load())
+		}
+	})
+	t.Run("a classifier that refuses an auth error: no retry", func(t *testing.T) {
+		f := newFixture(t, &SessionOptions{IsAuthError: func(error) bool { return false }})
+		f.do(ok)
+		if err := f.do(failSecond(errAuth)); err != errAuth || len(f.calls) != 2 {
+			t.Fatalf("Do = %v, calls %d", err, len(f.calls))
+		}
+	})
+}

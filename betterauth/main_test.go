@@ -1,0 +1,9 @@
+package betterauth
+
+import (
+	"testing"
+
+	"github.com/convexgo/convex/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
