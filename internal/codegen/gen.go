@@ -431,6 +431,11 @@ func (g *gen) object(v *Validator, hint, loc string) string {
 			if fo.doc != "" {
 				fmt.Fprintf(d, "// %s\n", fo.doc)
 			}
+			if oddTagName(fo.key) {
+				// Linters read json tags with encoding/json's rules; the
+				// Convex encoder reads the name up to the first comma.
+				fmt.Fprintf(d, "//lint:ignore SA5008 the Convex field name is %s\n", strconv.Quote(fo.key))
+			}
 			fmt.Fprintf(d, "%s %s %s\n", fo.goName, fo.goType, fo.tag)
 		}
 		if fo.flag != "" {
@@ -475,6 +480,14 @@ func tagFor(name string, omitempty bool) string {
 		return strconv.Quote(tag)
 	}
 	return "`" + tag + "`"
+}
+
+// oddTagName reports whether staticcheck's json tag check (SA5008)
+// misreads a tag naming this field: "-" and names that need escapes or
+// hold a single quote.
+func oddTagName(name string) bool {
+	q := strconv.Quote(name)
+	return name == "-" || strings.ContainsAny(q[1:len(q)-1], `\'`)
 }
 
 // nullFlagMethods writes the methods that carry the XNull flags of an
