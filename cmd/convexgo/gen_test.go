@@ -133,7 +133,7 @@ func TestGenFromDeployment(t *testing.T) {
 	// The admin key comes from the environment too.
 	t.Setenv("CONVEX_ADMIN_KEY", "test-admin-key")
 	out := filepath.Join(t.TempDir(), "kinds")
-	if code, _, stderr := runCmd(t, ctx, "gen", "--url", srv.URL+"/", "--out", out, "--internal"); code != exitOK || !strings.Contains(stderr, "package kinds, 14 functions") {
+	if code, _, stderr := runCmd(t, ctx, "gen", "--url", srv.URL+"/", "--out", out, "--internal"); code != exitOK || !strings.Contains(stderr, "package kinds, 15 functions") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if got, err := os.ReadFile(filepath.Join(out, genFile)); err != nil || string(got) != string(want) {

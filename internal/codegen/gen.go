@@ -784,8 +784,9 @@ func (g *gen) variants(ms []*Validator, field, hint, loc string) string {
 	for i, m := range ms {
 		value, _ := literalField(m, field)
 		suffix := ""
-		if s, ok := value.(string); ok {
-			suffix = goName(s)
+		switch value.(type) {
+		case string, bool:
+			suffix = literalSuffix(value)
 		}
 		vs[i].field = local.claim(suffix, "Variant"+strconv.Itoa(i+1))
 		vs[i].value = value
