@@ -141,19 +141,33 @@ func Generate(spec *Spec, opts Options) ([]byte, error) {
 		out.WriteString(".\n")
 	}
 	out.WriteString("//\n// Results decode into the generated types; see package client for\n// errors and options.\n")
-	fmt.Fprintf(&out, "package %s\n\nimport (\n", opts.Package)
+	fmt.Fprintf(&out, "package %s\n\n", opts.Package)
+	var std, mod []string
 	if g.useErrors {
-		out.WriteString("\t\"errors\"\n")
+		std = append(std, "errors")
 	}
 	if g.useFmt {
-		out.WriteString("\t\"fmt\"\n")
+		std = append(std, "fmt")
 	}
-	out.WriteString("\n")
-	fmt.Fprintf(&out, "\t%q\n", ClientImport)
+	if len(fns) > 0 { // every reference, and only they, use package client
+		mod = append(mod, ClientImport)
+	}
 	if g.useProtocol {
-		out.WriteString("\t\"github.com/convexgo/convex/protocol\"\n")
+		mod = append(mod, "github.com/convexgo/convex/protocol")
 	}
-	out.WriteString(")\n\n")
+	if len(std)+len(mod) > 0 {
+		out.WriteString("import (\n")
+		for _, p := range std {
+			fmt.Fprintf(&out, "\t%q\n", p)
+		}
+		if len(std) > 0 && len(mod) > 0 {
+			out.WriteString("\n")
+		}
+		for _, p := range mod {
+			fmt.Fprintf(&out, "\t%q\n", p)
+		}
+		out.WriteString(")\n\n")
+	}
 	out.Write(body.Bytes())
 	src, err := format.Source(out.Bytes())
 	if err != nil {

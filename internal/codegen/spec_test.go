@@ -103,6 +103,22 @@ func TestGenerateErrors(t *testing.T) {
 	}
 }
 
+func TestGenerateNoFunctions(t *testing.T) {
+	// Only internal functions, and no --internal: a package with no
+	// references, which must not import client.
+	spec, err := ReadSpec([]byte(`[{"identifier": "m.js:f", "functionType": "Query", "visibility": {"kind": "internal"}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Generate(spec, Options{Package: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(src), "import") || !strings.Contains(string(src), "package api") {
+		t.Errorf("source:\n%s", src)
+	}
+}
+
 func TestGoName(t *testing.T) {
 	for in, want := range map[string]string{
 		"_id": "ID", "_creationTime": "CreationTime", "userId": "UserID", "channelIds": "ChannelIDs",
