@@ -50,6 +50,7 @@ func commands() []command {
 		{"query", "run a query once (over HTTP)", oneShot("query")},
 		{"mutation", "run a mutation", oneShot("mutation")},
 		{"action", "run an action", oneShot("action")},
+		{"gen", "generate typed Go bindings from a function spec", runGen},
 	}
 }
 
