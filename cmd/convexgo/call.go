@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/convexgo/convex/client"
@@ -29,20 +27,67 @@ const (
 // connFlags are the flags every calling command shares.
 type connFlags struct {
 	url      *string
+	embedded *bool
 	token    *string
 	tokenCmd *string
 	ints     *bool
 	timeout  *time.Duration
 }
 
-func addConnFlags(fs *flag.FlagSet) *connFlags {
+// addConnFlags defines the calling commands' shared flags; timeoutUsage is
+// the command's sentence for --timeout.
+func addConnFlags(fs *cmdFlags, timeoutUsage string) *connFlags {
 	return &connFlags{
-		url:      fs.String("url", os.Getenv("CONVEX_URL"), "deployment URL (default $CONVEX_URL; none starts the embedded deployment)"),
-		token:    fs.String("token", os.Getenv("CONVEX_AUTH_TOKEN"), "auth token (default $CONVEX_AUTH_TOKEN)"),
-		tokenCmd: fs.String("token-command", "", "a shell command that prints the auth token"),
-		ints:     fs.Bool("ints", false, "read integer literals in ARGS_JSON as Int64 (v.int64()), exactly, instead of Float64 (v.number())"),
-		timeout:  fs.Duration("timeout", 30*time.Second, "how long to wait for a one-shot call"),
+		url: fs.String("url", "", "The `URL` of the deployment to talk to, such as http://127.0.0.1:3210. "+
+			"Without it: $CONVEX_URL, then CONVEX_URL in .env.local or .env in the current folder."),
+		embedded: fs.Bool("embedded", false, "Start a throwaway in-memory deployment with the demo functions for this "+
+			"command alone instead; its data is gone when the command ends."),
+		token:    fs.String("token", "", "An auth `token` (a JWT) to call the function as its user; without it: $CONVEX_AUTH_TOKEN."),
+		tokenCmd: fs.String("token-command", "", "A shell `command` that prints the auth token; it runs once, before the call."),
+		ints:     fs.Bool("ints", false, "Read the integer literals in ARGS as Int64 (v.int64()), exactly, instead of Float64 (v.number())."),
+		timeout:  fs.Duration("timeout", 30*time.Second, timeoutUsage),
 	}
+}
+
+// target finds the deployment the flags name (see findDeployment), or
+// starts the embedded one for --embedded. release stops what it started.
+func (cf *connFlags) target(stderr io.Writer) (dep deployment, release func(), err error) {
+	if *cf.embedded {
+		if *cf.url != "" {
+			return deployment{}, nil, &usageError{msg: "--embedded and --url name different deployments: give one", hint: true}
+		}
+		dev, err := newDevServer("127.0.0.1:0", false)
+		if err != nil {
+			return deployment{}, nil, err
+		}
+		fmt.Fprintf(stderr, "--embedded: using a throwaway test deployment at %s; its data goes when this command ends\n", dev.URL)
+		return deployment{dev.URL, "--embedded"}, dev.Close, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return deployment{}, nil, err
+	}
+	dep, err = findDeployment(*cf.url, os.Getenv, dir)
+	if err != nil {
+		return deployment{}, nil, err
+	}
+	return dep, func() {}, nil
+}
+
+// authToken returns the token to call with: --token-command's output,
+// else --token, else $CONVEX_AUTH_TOKEN; "" for none.
+func (cf *connFlags) authToken(ctx context.Context) (string, error) {
+	if *cf.tokenCmd != "" {
+		out, err := exec.CommandContext(ctx, "sh", "-c", *cf.tokenCmd).Output()
+		if err != nil {
+			return "", fmt.Errorf("--token-command: %w", err)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	if *cf.token != "" {
+		return *cf.token, nil
+	}
+	return os.Getenv("CONVEX_AUTH_TOKEN"), nil
 }
 
 // callError carries an exit status.
@@ -54,8 +99,9 @@ type callError struct {
 func (e *callError) Error() string { return e.err.Error() }
 func (e *callError) Unwrap() error { return e.err }
 
-// classify maps a client error to the exit status a shell user expects.
-func classify(err error) error {
+// classify maps a client error to the exit status a shell user expects;
+// a connection failure names the deployment and where its URL came from.
+func classify(err error, dep deployment) error {
 	var fe *client.FunctionError
 	var ne net.Error
 	var oe *net.OpError
@@ -67,122 +113,51 @@ func classify(err error) error {
 	case errors.As(err, &fe):
 		return &callError{exitError, err}
 	case errors.As(err, &oe), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
-		return &callError{exitConnection, fmt.Errorf("%w (is the deployment running?)", err)}
+		return &callError{exitConnection, fmt.Errorf("%w (is the deployment at %s, from %s, running?)", err, dep.url, dep.source)}
 	}
 	return err
 }
 
-// parseArgs reads ARGS_JSON: a JSON object in Convex JSON, so that
-// {"$integer": ...} and {"$bytes": ...} work. Numbers are Float64, as in
-// JavaScript, and an integer a float64 cannot hold exactly is an error;
-// with ints, integer literals are Int64 instead, exactly.
+// parseArgs reads ARGS: a JSON5 object (see parseJSON5), in which
+// {"$integer": ...} and {"$bytes": ...} stand for Int64 and Bytes values.
+// Numbers are Float64, as in JavaScript, and an integer a float64 cannot
+// hold exactly is an error; with ints, integer literals are Int64 instead,
+// exactly. Blank text is no arguments.
 func parseArgs(text string, ints bool) (any, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, &usageError{fmt.Sprintf("ARGS_JSON: %v", err)}
-	}
-	if dec.More() {
-		return nil, &usageError{"ARGS_JSON: more than one JSON value"}
+	v, err := parseJSON5(text, ints)
+	if err != nil {
+		return nil, &usageError{msg: fmt.Sprintf("ARGS: %v", err)}
 	}
 	if _, ok := v.(map[string]any); !ok {
-		return nil, &usageError{"ARGS_JSON must be a JSON object"}
-	}
-	v, err := convexArgs(v, ints)
-	if err != nil {
-		return nil, &usageError{fmt.Sprintf("ARGS_JSON: %v", err)}
+		return nil, &usageError{msg: `ARGS must be an object, such as {name: "n"}`}
 	}
 	return v, nil
 }
 
-// convexArgs turns JSON decoded with UseNumber into Convex values: numbers
-// by the rule of parseArgs, one-key special objects such as {"$integer":
-// ...} into their values, checked by the protocol decoder.
-func convexArgs(v any, ints bool) (any, error) {
-	switch x := v.(type) {
-	case json.Number:
-		if ints {
-			if n, err := protocol.ParseInt64Literal(string(x)); err == nil {
-				return n, nil
-			} else if !strings.ContainsAny(string(x), ".eE") {
-				return nil, err // an integer literal out of Int64's range
-			}
-		}
-		b, err := protocol.EncodeValue(x) // exact, or an error
-		if err != nil {
-			return nil, err
-		}
-		return protocol.DecodeValue(b)
-	case []any:
-		for i := range x {
-			c, err := convexArgs(x[i], ints)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = c
-		}
-	case map[string]any:
-		if len(x) == 1 {
-			for k := range x {
-				if strings.HasPrefix(k, "$") {
-					b, err := json.Marshal(x)
-					if err != nil {
-						return nil, err
-					}
-					return protocol.DecodeValue(b)
-				}
-			}
-		}
-		for k := range x {
-			c, err := convexArgs(x[k], ints)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = c
-		}
-	}
-	return v, nil
-}
-
-// connect makes a client for the flags, starting the embedded deployment
-// when no URL is given. The returned func releases everything.
-func connect(ctx context.Context, cf *connFlags, stderr io.Writer, opts ...client.Option) (*client.Client, func(), error) {
-	url := *cf.url
-	var dev *devServer
-	if url == "" {
-		var err error
-		dev, err = newDevServer("127.0.0.1:0", false)
-		if err != nil {
-			return nil, nil, err
-		}
-		url = dev.URL
-		fmt.Fprintf(stderr, "no --url or CONVEX_URL: using an embedded test deployment at %s\n", url)
-	}
-	c, err := client.New(url, opts...)
+// connect makes a client for the deployment the flags name. With a token,
+// it waits for the deployment's verdict on it. The returned func releases
+// everything.
+func connect(ctx context.Context, cf *connFlags, stderr io.Writer, opts ...client.Option) (*client.Client, deployment, func(), error) {
+	dep, stop, err := cf.target(stderr)
 	if err != nil {
-		if dev != nil {
-			dev.Close()
-		}
-		return nil, nil, &usageError{err.Error()}
+		return nil, dep, nil, err
+	}
+	c, err := client.New(dep.url, opts...)
+	if err != nil {
+		stop()
+		return nil, dep, nil, &usageError{msg: fmt.Sprintf("the deployment URL from %s: %v", dep.source, err)}
 	}
 	release := func() {
 		c.Close()
-		if dev != nil {
-			dev.Close()
-		}
+		stop()
 	}
-	token := *cf.token
-	if *cf.tokenCmd != "" {
-		out, err := exec.CommandContext(ctx, "sh", "-c", *cf.tokenCmd).Output()
-		if err != nil {
-			release()
-			return nil, nil, fmt.Errorf("--token-command: %w", err)
-		}
-		token = strings.TrimSpace(string(out))
+	token, err := cf.authToken(ctx)
+	if err != nil {
+		release()
+		return nil, dep, nil, err
 	}
 	if token != "" {
 		// Wait for the deployment's verdict on the token, so that a refused
@@ -196,20 +171,20 @@ func connect(ctx context.Context, cf *connFlags, stderr io.Writer, opts ...clien
 			}
 		}); err != nil {
 			release()
-			return nil, nil, err
+			return nil, dep, nil, err
 		}
 		select {
 		case ok := <-verdict:
 			if !ok {
 				release()
-				return nil, nil, &callError{exitAuth, errors.New("the deployment refused the auth token")}
+				return nil, dep, nil, &callError{exitAuth, errors.New("the deployment refused the auth token")}
 			}
 		case <-ctx.Done():
 			release()
-			return nil, nil, &callError{exitConnection, fmt.Errorf("no answer from the deployment about the auth token: %w", ctx.Err())}
+			return nil, dep, nil, &callError{exitConnection, fmt.Errorf("no answer from the deployment at %s about the auth token: %w", dep.url, context.Cause(ctx))}
 		}
 	}
-	return c, release, nil
+	return c, dep, release, nil
 }
 
 // printValue writes a Convex JSON value as plain JSON (Int64 as an
@@ -233,8 +208,18 @@ func printValue(w io.Writer, raw json.RawMessage, pretty bool) error {
 	return err
 }
 
+// terminal is implemented by writers that stand for a terminal, so that
+// tests can see what a terminal would.
+type terminal interface {
+	io.Writer
+	isTerminal() bool
+}
+
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
+	if t, ok := w.(terminal); ok {
+		return t.isTerminal()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -243,40 +228,74 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// parseCall parses a calling command's flags and its PATH [ARGS_JSON].
-func parseCall(name string, fs *flag.FlagSet, cf *connFlags, args []string, stderr io.Writer) (string, any, error) {
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: convexgo %s [flags] PATH [ARGS_JSON]\n", name)
-		fs.PrintDefaults()
+// functionPath reads PATH: "file:name", "dir/file:name", "file" (its
+// default export), or "api.dir.file.name" (also "internal.", as the
+// official CLI takes them).
+func functionPath(s string) (string, error) {
+	if strings.HasPrefix(s, "api.") || strings.HasPrefix(s, "internal.") {
+		parts := strings.Split(s, ".")
+		if len(parts) < 3 {
+			return "", &usageError{msg: fmt.Sprintf("function path %q has too few parts: want api.file.name", s)}
+		}
+		s = strings.Join(parts[1:len(parts)-1], "/") + ":" + parts[len(parts)-1]
 	}
-	if err := parse(fs, args); err != nil {
+	if err := protocol.ValidateUDFPath(s); err != nil {
+		return "", &usageError{msg: err.Error(), hint: true}
+	}
+	return s, nil
+}
+
+// parseCall parses a calling command's flags and its PATH [ARGS].
+func parseCall(fs *cmdFlags, cf *connFlags, args []string) (string, any, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return "", nil, err
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
-		return "", nil, &usageError{"want PATH and an optional ARGS_JSON"}
+	if len(pos) < 1 || len(pos) > 2 {
+		return "", nil, &usageError{msg: fmt.Sprintf("want PATH and an optional ARGS, got %d arguments", len(pos)), hint: true}
 	}
-	path := fs.Arg(0)
-	if err := protocol.ValidateUDFPath(path); err != nil {
-		return "", nil, &usageError{err.Error()}
+	path, err := functionPath(pos[0])
+	if err != nil {
+		return "", nil, err
 	}
-	fargs, err := parseArgs(fs.Arg(1), *cf.ints)
+	var text string
+	if len(pos) == 2 {
+		text = pos[1]
+	}
+	fargs, err := parseArgs(text, *cf.ints)
 	return path, fargs, err
+}
+
+// oneShotHelp is the -h text of query, mutation and action.
+var oneShotHelp = map[string]string{
+	"query": `Runs the query PATH once, over HTTP (or the WebSocket with --socket), and
+prints its value as JSON: indented on a terminal, one line when piped.`,
+	"mutation": `Runs the mutation PATH once and prints its value as JSON: indented on a
+terminal, one line when piped.`,
+	"action": `Runs the action PATH once and prints its value as JSON: indented on a
+terminal, one line when piped.`,
 }
 
 func oneShot(kind string) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		fs := newFlags(kind, stderr)
-		cf := addConnFlags(fs)
-		socket := fs.Bool("socket", false, "query over the WebSocket instead of HTTP")
-		path, fargs, err := parseCall(kind, fs, cf, args, stderr)
+		fs := newFlags(kind, stdout, help{
+			usage: kind + " [flags] PATH [ARGS]",
+			text:  oneShotHelp[kind] + "\n\n" + pathArgsHelp + "\n\n" + deploymentHelp + "\n\n" + exitHelp,
+		})
+		cf := addConnFlags(fs, "How long to wait for the result, as a `duration` such as 10s.")
+		var socket *bool
+		if kind == "query" {
+			socket = fs.Bool("socket", false, "Run the query over the WebSocket instead of HTTP.")
+		}
+		path, fargs, err := parseCall(fs, cf, args)
 		if err != nil {
 			return err
 		}
 		ctx, cancel := context.WithTimeout(ctx, *cf.timeout)
 		defer cancel()
-		c, release, err := connect(ctx, cf, stderr)
+		c, dep, release, err := connect(ctx, cf, stderr)
 		if err != nil {
-			return classify(err)
+			return classify(err, dep)
 		}
 		defer release()
 		var raw json.RawMessage
@@ -293,78 +312,8 @@ func oneShot(kind string) func(ctx context.Context, args []string, stdout, stder
 			raw, err = c.ActionRaw(ctx, path, fargs)
 		}
 		if err != nil {
-			return classify(err)
+			return classify(err, dep)
 		}
 		return printValue(stdout, raw, isTerminal(stdout))
 	}
-}
-
-func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("watch", stderr)
-	cf := addConnFlags(fs)
-	count := fs.Int("count", 0, "exit after this many values (0: run until interrupted)")
-	path, fargs, err := parseCall("watch", fs, cf, args, stderr)
-	if err != nil {
-		return err
-	}
-	// On a terminal: indented values under a live connection-status line.
-	// Piped: one compact JSON value per line, nothing else on stdout.
-	pretty := isTerminal(stdout)
-	var mu sync.Mutex
-	state := client.Connecting
-	drawStatus := func() {
-		if pretty {
-			fmt.Fprintf(stdout, "\r\033[K● %s — watching %s", state, path)
-		}
-	}
-	var opts []client.Option
-	if pretty {
-		opts = append(opts, client.WithStateChange(func(s client.ConnectionState) {
-			mu.Lock()
-			defer mu.Unlock()
-			state = s
-			drawStatus()
-		}))
-	}
-	setup, cancel := context.WithTimeout(ctx, *cf.timeout)
-	defer cancel()
-	c, release, err := connect(setup, cf, stderr, opts...)
-	if err != nil {
-		return classify(err)
-	}
-	defer release()
-	sub, err := c.SubscribeRaw(setup, path, fargs)
-	if err != nil {
-		return classify(err)
-	}
-	defer sub.Close()
-
-	for n := 0; *count == 0 || n < *count; n++ {
-		raw, err := sub.Next(ctx)
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			return nil // interrupted
-		}
-		var fe *client.FunctionError
-		if errors.As(err, &fe) {
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
-			continue
-		}
-		if err != nil {
-			return classify(err)
-		}
-		mu.Lock()
-		if pretty {
-			fmt.Fprint(stdout, "\r\033[K")
-		}
-		err = printValue(stdout, raw, pretty)
-		drawStatus()
-		mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-	if pretty {
-		fmt.Fprintln(stdout)
-	}
-	return nil
 }

@@ -47,8 +47,8 @@ func TestCallCommands(t *testing.T) {
 		{"action echo", []string{"action", url, "echo:run", `{"b":{"$bytes":"AQI="},"i":{"$integer":"//////////8="},"x":[1.5,null]}`}, exitOK, `{"b":"AQI=","i":-1,"x":[1.5,null]}` + "\n", ""},
 		{"convex error", []string{"query", url, "errors:throw"}, exitError, "", "boom"},
 		{"unknown function", []string{"query", url, "nope:missing"}, exitError, "", "Could not find public function"},
-		{"bad json", []string{"query", url, "counter:get", `{"name":`}, exitUsage, "", "ARGS_JSON"},
-		{"args not an object", []string{"query", url, "counter:get", `[1]`}, exitUsage, "", "must be a JSON object"},
+		{"bad json", []string{"query", url, "counter:get", `{"name":`}, exitUsage, "", "ARGS: at offset 8: unexpected end of input"},
+		{"args not an object", []string{"query", url, "counter:get", `[1]`}, exitUsage, "", "ARGS must be an object"},
 		{"bad path", []string{"query", url, "not a path"}, exitUsage, "", "function path"},
 		{"no path", []string{"query", url}, exitUsage, "", "want PATH"},
 		{"auth", []string{"query", url, "--token", tok, "auth:whoami"}, exitOK, "\"alice\"\n", ""},
@@ -57,7 +57,7 @@ func TestCallCommands(t *testing.T) {
 		{"token signed by another key", []string{"query", url, "--token", otherTok, "auth:whoami"}, exitAuth, "", "refused the auth token"},
 		{"no connection", []string{"query", "--url=http://127.0.0.1:1", "--timeout=5s", "counter:get", `{"name":"n"}`}, exitConnection, "", "connection refused"},
 		{"watch piped", []string{"watch", url, "--count=1", "counter:get", `{"name":"n"}`}, exitOK, "10\n", ""},
-		{"embedded deployment", []string{"query", "--url=", "counter:get", `{"name":"n"}`}, exitOK, "0\n", "embedded test deployment"},
+		{"embedded deployment", []string{"query", "--embedded", "counter:get", `{"name":"n"}`}, exitOK, "0\n", "throwaway test deployment"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runCmd(t, ctx, tt.args...)
@@ -82,12 +82,7 @@ func TestWatchFollowsChanges(t *testing.T) {
 	}()
 	for i := 1; i <= 2; i++ {
 		// Wait until watch has printed the previous value, then change it.
-		for strings.Count(out.String(), "\n") < i {
-			time.Sleep(5 * time.Millisecond) // polling the output, bounded by ctx
-			if ctx.Err() != nil {
-				t.Fatalf("watch printed %q", out.String())
-			}
-		}
+		out.waitFor(t, ctx, func(s string) bool { return strings.Count(s, "\n") >= i })
 		if _, err := srv.RunMutation("counter:increment", map[string]any{"name": "w"}); err != nil {
 			t.Fatal(err)
 		}

@@ -19,14 +19,23 @@ type demoMessage struct {
 // subscribers sharing one server subscription), runs a simulated writer,
 // and prints every update as it arrives.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
-	rounds := fs.Int("rounds", 6, "how many messages the simulated writer sends")
-	interval := fs.Duration("interval", 300*time.Millisecond, "time between the writer's messages")
-	if err := parse(fs, args); err != nil {
+	fs := newFlags("demo", stdout, help{
+		usage: "demo [flags]",
+		text: `Starts an embedded deployment, subscribes to live queries (three subscribers
+sharing one server subscription), runs a simulated writer, and prints every
+update as it arrives.`,
+	})
+	rounds := fs.Int("rounds", 6, "How many messages the simulated writer sends.")
+	interval := fs.Duration("interval", 300*time.Millisecond, "The time between the writer's messages, as a `duration`.")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(rest) != 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected arguments %q", rest), hint: true}
+	}
 	if *rounds < 1 || *interval < 0 {
-		return &usageError{"--rounds must be at least 1 and --interval not negative"}
+		return &usageError{msg: "--rounds must be at least 1 and --interval not negative"}
 	}
 
 	srv, err := newDevServer("127.0.0.1:0", false)

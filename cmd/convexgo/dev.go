@@ -75,20 +75,30 @@ func loadOrCreateKeys(dir string) (*testserver.Keys, bool, error) {
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dev", stderr)
-	host := fs.String("host", "127.0.0.1", "address to listen on")
-	port := fs.Int("port", 3210, "port to listen on (0 picks a free one)")
-	jwksFile := fs.String("jwks", "", "accept tokens signed by the keys in this JWKS file (instead of generated keys)")
-	issuer := fs.String("issuer", testserver.DefaultIssuer, "with --jwks: the tokens' required iss")
-	audience := fs.String("audience", testserver.DefaultApplicationID, "with --jwks: the tokens' required aud (empty: not checked)")
-	alg := fs.String("alg", "RS256", "with --jwks: the tokens' algorithm (RS256 or ES256)")
-	keysDir := fs.String("keys-dir", ".convexgo", "without --jwks: where the generated signing key and JWKS are kept")
-	testEndpoints := fs.Bool("test-endpoints", false, "expose POST /_test/drop, which drops every socket (for tests)")
-	if err := parse(fs, args); err != nil {
+	fs := newFlags("dev", stdout, help{
+		usage: "dev [flags]",
+		text: `Serves the embedded test deployment, with the demo functions (counter:get,
+counter:increment, messages:list, echo:run, auth:whoami, ...), until
+interrupted. Its data lives in memory and goes when it stops.
+
+It prints the deployment's URL and the "export CONVEX_URL=..." line that
+points the other commands, run from another shell, at it. Tokens minted by
+"convexgo token" are accepted.`,
+	})
+	host := fs.String("host", "127.0.0.1", "The `address` to listen on.")
+	port := fs.Int("port", 3210, "The `port` to listen on; 0 picks a free one.")
+	jwksFile := fs.String("jwks", "", "Accept tokens signed by the keys in this JWKS `file`, instead of generating a signing key.")
+	issuer := fs.String("issuer", testserver.DefaultIssuer, "With --jwks: the `iss` that tokens must carry.")
+	audience := fs.String("audience", testserver.DefaultApplicationID, "With --jwks: the `aud` that tokens must carry; empty leaves it unchecked.")
+	alg := fs.String("alg", "RS256", "With --jwks: the tokens' `algorithm`, RS256 or ES256.")
+	keysDir := fs.String("keys-dir", ".convexgo", "Without --jwks: the `folder` where the generated signing key and its JWKS are kept.")
+	testEndpoints := fs.Bool("test-endpoints", false, "Also serve POST /_test/drop, which drops every socket (for tests).")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		return &usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	if len(rest) != 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected arguments %q", rest), hint: true}
 	}
 
 	var auth testserver.AuthConfig
@@ -117,6 +127,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer srv.Close()
 	fmt.Fprintf(stdout, "Convex test deployment at %s\n", srv.URL)
+	fmt.Fprintf(stdout, "point the other commands at it (in another shell):\n    export CONVEX_URL=%s\n", srv.URL)
 	if *jwksFile == "" {
 		fmt.Fprintf(stdout, "mint a token: go run ./cmd/convexgo token --keys-dir %s --sub alice\n", *keysDir)
 	}
@@ -175,18 +186,27 @@ func (d *devServer) Close() {
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("token", stderr)
-	keysDir := fs.String("keys-dir", ".convexgo", "the dev deployment's key directory")
-	sub := fs.String("sub", "", "the token's subject (required)")
-	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
-	if err := parse(fs, args); err != nil {
+	fs := newFlags("token", stdout, help{
+		usage: "token --sub SUBJECT [flags]",
+		text: `Prints a JWT that "convexgo dev" accepts, signed with the key it keeps in
+--keys-dir. Pass it to the calling commands with --token, or export it as
+CONVEX_AUTH_TOKEN.`,
+	})
+	keysDir := fs.String("keys-dir", ".convexgo", "The `folder` where \"convexgo dev\" keeps its signing key.")
+	sub := fs.String("sub", "", "The token's `subject`, the user it stands for (required).")
+	ttl := fs.Duration("ttl", time.Hour, "How long the token stays valid, as a `duration` such as 30m.")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(rest) != 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected arguments %q", rest), hint: true}
+	}
 	if *sub == "" {
-		return &usageError{"--sub is required"}
+		return &usageError{msg: "--sub is required"}
 	}
 	if *ttl <= 0 {
-		return &usageError{"--ttl must be positive"}
+		return &usageError{msg: "--ttl must be positive"}
 	}
 	if _, err := os.Stat(filepath.Join(*keysDir, privateKeyName)); err != nil {
 		return fmt.Errorf("no signing key in %s: start `convexgo dev --keys-dir %s` first (%w)", *keysDir, *keysDir, err)

@@ -4,8 +4,13 @@
 //	convexgo demo                 live demo against an embedded deployment
 //	convexgo dev [--port 3210]    serve the embedded test deployment
 //	convexgo token --sub alice    mint a token the dev deployment accepts
+//	convexgo run PATH [ARGS]      run a function of any kind (--watch: follow a query)
 //	convexgo watch PATH [ARGS]    print each new value of a query
 //	convexgo query PATH [ARGS]    run a query once (also: mutation, action)
+//
+// The calling commands talk to --url, $CONVEX_URL, or the CONVEX_URL in
+// the current folder's .env.local; --embedded runs them against a
+// throwaway in-memory deployment.
 //
 // Run "convexgo help" for every flag.
 package main
@@ -46,6 +51,7 @@ func commands() []command {
 		{"demo", "run a live demo against an embedded deployment", runDemo},
 		{"dev", "serve the embedded test deployment", runDev},
 		{"token", "mint a token the dev deployment accepts", runToken},
+		{"run", "run a function of any kind, as npx convex run does", runRun},
 		{"watch", "print each new value of a query", runWatch},
 		{"query", "run a query once (over HTTP)", oneShot("query")},
 		{"mutation", "run a mutation", oneShot("mutation")},
@@ -54,8 +60,12 @@ func commands() []command {
 	}
 }
 
-// usageError marks a bad command line (exit status 2).
-type usageError struct{ msg string }
+// usageError marks a bad command line (exit status 2). With hint, the
+// message is followed by a pointer to the command's -h.
+type usageError struct {
+	msg  string
+	hint bool
+}
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -84,6 +94,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "convexgo %s: %v\n", c.name, err)
+			if ue.hint {
+				fmt.Fprintf(stderr, "Run \"convexgo %s -h\" for help.\n", c.name)
+			}
 			return exitUsage
 		default:
 			fmt.Fprintf(stderr, "convexgo %s: %v\n", c.name, err)
@@ -104,23 +117,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "convexgo <command> -h" for a command's flags.`)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit status: 0 ok, 1 the function failed (or another error), 2 bad usage or")
-	fmt.Fprintln(w, "arguments, 3 the deployment refused the credentials, 4 no connection.")
-}
-
-// newFlags makes a flag set whose errors come back as usage errors.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("convexgo "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	return nil
+	fmt.Fprintln(w, deploymentHelp)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, exitHelp)
 }

@@ -41,7 +41,8 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"demo", "--rounds", "0"}, exitUsage, "", "--rounds"},
 		{[]string{"token"}, exitUsage, "", "--sub is required"},
 		{[]string{"token", "--sub", "a", "--keys-dir", filepath.Join(t.TempDir(), "none")}, exitError, "", "no signing key"},
-		{[]string{"dev", "-h"}, exitOK, "", "-port"},
+		{[]string{"dev", "-h"}, exitOK, "--port PORT\n        The port to listen on; 0 picks a free one. Default: 3210.", ""},
+		{[]string{"dev", "--bogus"}, exitUsage, "", "flag provided but not defined: -bogus\nRun \"convexgo dev -h\" for help."},
 	} {
 		code, out, errOut := runCmd(t, ctx, tt.args...)
 		if code != tt.code || !strings.Contains(out, tt.inStdout) || !strings.Contains(errOut, tt.inStderr) {
@@ -82,6 +83,9 @@ func TestDevAndToken(t *testing.T) {
 	}()
 
 	url := waitForURL(t, &out)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	out.waitFor(t, wctx, func(s string) bool { return strings.Contains(s, "\n    export CONVEX_URL="+url+"\n") })
 	for _, name := range []string{privateKeyName, keyInfoName, jwksName} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Fatalf("dev did not write %s: %v", name, err)
@@ -120,26 +124,55 @@ var urlRE = regexp.MustCompile(`deployment at (http://\S+)`)
 
 func waitForURL(t *testing.T, out *syncBuffer) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		time.Sleep(10 * time.Millisecond) // polling the output, bounded by the deadline
-	}
-	t.Fatalf("dev printed no URL: %q", out.String())
-	return ""
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out.waitFor(t, ctx, func(s string) bool { return urlRE.MatchString(s) })
+	return urlRE.FindStringSubmatch(out.String())[1]
 }
 
+// syncBuffer is a writer safe for concurrent use that signals each write,
+// so that a test can wait for some output without polling. With terminal
+// set it stands for a terminal (see isTerminal).
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	changed  chan struct{} // closed and replaced at each write
+	terminal bool
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
 	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) isTerminal() bool { return b.terminal }
+
+// waitFor waits until ok holds for the output, failing the test when ctx
+// ends first.
+func (b *syncBuffer) waitFor(t *testing.T, ctx context.Context, ok func(string) bool) {
+	t.Helper()
+	for {
+		b.mu.Lock()
+		s := b.buf.String()
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		if ok(s) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting; the output is %q", s)
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {
