@@ -31,33 +31,33 @@ const maxSpecSize = 64 << 20
 
 // runGen generates typed Go bindings from a function spec.
 func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("gen", stderr)
-	specPath := fs.String("spec", "", `function spec JSON, as "npx convex function-spec" prints it ("-" reads stdin)`)
-	url := fs.String("url", "", "read the spec from this deployment instead (needs --admin-key)")
-	adminKey := fs.String("admin-key", os.Getenv("CONVEX_ADMIN_KEY"), "the deployment's admin key, for --url (default $CONVEX_ADMIN_KEY)")
-	out := fs.String("out", "", `directory to write the package to ("-" prints it)`)
-	pkg := fs.String("package", "", "package name (default: the --out directory's name)")
-	internal := fs.Bool("internal", false, "include internal functions (callable only with an admin key)")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the deployment, with --url")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: convexgo gen (--spec FILE | --url URL --admin-key KEY) --out DIR [--package NAME] [--internal]")
-		fmt.Fprintln(stderr, "\nWrites DIR/"+genFile+": a typed reference per function, with Go types for")
-		fmt.Fprintln(stderr, "its arguments and result, for use with package client.")
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args); err != nil {
+	fs := newFlags("gen", stdout, help{
+		usage: "gen (--spec FILE | --url URL --admin-key KEY) --out DIR [--package NAME] [--internal]",
+		text: "Writes DIR/" + genFile + ": a typed reference per function of a deployment, with Go\n" +
+			"types for its arguments and result, for use with package client. The spec is\n" +
+			"the JSON \"npx convex function-spec\" prints, or is read from the deployment.",
+	})
+	specPath := fs.String("spec", "", `Read the function spec from this file, as "npx convex function-spec" prints it; "-" reads standard input.`)
+	url := fs.String("url", "", "Read the spec from this deployment instead, through the system query the official CLI uses; needs --admin-key.")
+	adminKey := fs.String("admin-key", os.Getenv("CONVEX_ADMIN_KEY"), "The deployment's admin key, for --url. Default: $CONVEX_ADMIN_KEY.")
+	out := fs.String("out", "", `Write the package into this directory; "-" prints it instead.`)
+	pkg := fs.String("package", "", "Name the package this; the default is the --out directory's name.")
+	internal := fs.Bool("internal", false, "Also generate references to internal functions, which only an admin key can call.")
+	timeout := fs.Duration("timeout", 30*time.Second, "Wait this long for the deployment, with --url.")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if len(rest) > 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected argument %q", rest[0])}
 	}
 	if *out == "" {
-		return &usageError{"--out is required"}
+		return &usageError{msg: "--out is required"}
 	}
 	name := *pkg
 	if name == "" {
 		if *out == "-" {
-			return &usageError{"--package is required with --out -"}
+			return &usageError{msg: "--package is required with --out -"}
 		}
 		abs, err := filepath.Abs(*out)
 		if err != nil {
@@ -65,18 +65,18 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		name = filepath.Base(abs)
 		if !token.IsIdentifier(name) {
-			return &usageError{fmt.Sprintf("the directory name %q is not a Go package name: give --package", name)}
+			return &usageError{msg: fmt.Sprintf("the directory name %q is not a Go package name: give --package", name)}
 		}
 	}
 	if !token.IsIdentifier(name) || name == "_" {
-		return &usageError{fmt.Sprintf("--package %q is not a Go identifier", name)}
+		return &usageError{msg: fmt.Sprintf("--package %q is not a Go identifier", name)}
 	}
 
 	var data []byte
 	var source string
 	switch {
 	case *specPath != "" && *url != "":
-		return &usageError{"give --spec or --url, not both"}
+		return &usageError{msg: "give --spec or --url, not both"}
 	case *specPath == "-":
 		b, err := io.ReadAll(io.LimitReader(os.Stdin, maxSpecSize+1))
 		if err != nil {
@@ -91,7 +91,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		data, source = b, filepath.Base(*specPath)
 	case *url != "":
 		if *adminKey == "" {
-			return &usageError{"--url needs --admin-key (or $CONVEX_ADMIN_KEY)"}
+			return &usageError{msg: "--url needs --admin-key (or $CONVEX_ADMIN_KEY)"}
 		}
 		fctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
@@ -99,11 +99,11 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer hc.CloseIdleConnections()
 		b, err := fetchSpec(fctx, hc, *url, *adminKey)
 		if err != nil {
-			return classify(err)
+			return classify(err, deployment{url: *url, source: "--url"})
 		}
 		data, source = b, strings.TrimRight(*url, "/")
 	default:
-		return &usageError{"give --spec FILE or --url URL"}
+		return &usageError{msg: "give --spec FILE or --url URL"}
 	}
 	if len(data) > maxSpecSize {
 		return fmt.Errorf("%s: the spec is larger than %d bytes", source, maxSpecSize)
@@ -160,11 +160,11 @@ func fetchSpec(ctx context.Context, hc *http.Client, deploymentURL, adminKey str
 	}
 	base := strings.TrimRight(deploymentURL, "/")
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return nil, &usageError{fmt.Sprintf("--url %q: want an http:// or https:// deployment URL", deploymentURL)}
+		return nil, &usageError{msg: fmt.Sprintf("--url %q: want an http:// or https:// deployment URL", deploymentURL)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+protocol.PathQuery, bytes.NewReader(body))
 	if err != nil {
-		return nil, &usageError{fmt.Sprintf("--url %q: %v", deploymentURL, err)}
+		return nil, &usageError{msg: fmt.Sprintf("--url %q: %v", deploymentURL, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Convex-Client", version.ClientHeader)
