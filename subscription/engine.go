@@ -125,8 +125,8 @@ type Engine struct {
 	querySetV   protocol.QuerySetVersion
 
 	// Identity.
-	token     string // the user token or admin key, "" when none
-	tokenType string // protocol.TokenTypeUser or TokenTypeAdmin
+	token     string          // the user token or admin key, "" when none
+	tokenType string          // protocol.TokenTypeUser or TokenTypeAdmin
 	acting    json.RawMessage // the identity an admin key acts as, or nil
 	identityV protocol.IdentityVersion
 	// authPending is true while a token sent on this socket awaits
