@@ -15,7 +15,12 @@ const maxAuthAttempts = 2
 // client fetches the next one.
 const DefaultRefreshLeeway = 10 * time.Second
 
-// SetAuth makes the client authenticate with tokens from p. It fetches the
+// SetAuth makes the client authenticate with tokens from p: it sets the
+// identity of the whole Client, for every subscription, mutation and
+// action of the process. A server acting for many users must not change
+// it per request (requests would run as each other's users); it gives
+// each request its own credentials with HTTPClient.As instead (or the
+// serverauth middleware). It fetches the
 // first token before it returns, so subscriptions made after SetAuth go
 // out under that identity. Then, as the official client does:
 //
@@ -73,12 +78,13 @@ func (c *Client) ClearAuth(ctx context.Context) error {
 	})
 }
 
-// currentToken returns the token one-shot HTTP calls send.
-func (c *Client) currentToken(context.Context) (string, error) {
+// currentAuthorization returns the Authorization header one-shot HTTP
+// calls send: "Bearer <token>", "Convex <admin key>", or "" for none.
+func (c *Client) currentAuthorization() string {
 	if t := c.authToken.Load(); t != nil {
-		return *t, nil
+		return *t
 	}
-	return "", nil
+	return ""
 }
 
 // authState is the owner's token state machine.
@@ -164,7 +170,8 @@ func (o *owner) setAuth(p tokenprovider.Provider, onChange func(bool), tok strin
 func (o *owner) useToken(tok string) {
 	a := o.auth
 	a.token, a.waiting = tok, true
-	o.c.authToken.Store(&tok)
+	header := bearer(tok)
+	o.c.authToken.Store(&header)
 	o.engine.SetAuth(tok)
 }
 

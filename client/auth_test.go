@@ -274,7 +274,7 @@ func TestClearAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	whoami(t, ctx, sub, "")
-	if tok, _ := c.currentToken(ctx); tok != "" {
+	if tok := c.currentAuthorization(); tok != "" {
 		t.Fatal("HTTP token kept after ClearAuth")
 	}
 }

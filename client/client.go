@@ -46,7 +46,7 @@ type Client struct {
 	closeOnce sync.Once
 	state     *stateNotifier
 	callbacks *callbackQueue
-	authToken atomic.Pointer[string]
+	authToken atomic.Pointer[string] // the Authorization header of one-shot HTTP calls
 }
 
 // New creates a Client for the deployment at deploymentURL (for example

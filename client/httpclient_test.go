@@ -150,8 +150,11 @@ type holdingTransport struct {
 }
 
 func (rt *holdingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	b, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(strings.NewReader(string(b)))
+	var b []byte
+	if r.Body != nil {
+		b, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+	}
 	rt.mu.Lock()
 	rt.auths = append(rt.auths, r.Header.Get("Authorization"))
 	rt.bodies = append(rt.bodies, string(b))

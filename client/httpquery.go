@@ -28,14 +28,11 @@ const maxHTTPResponse = 64 << 20
 // action that returned), so a query made after a mutation returned always
 // sees it.
 func (c *Client) httpQuery(ctx context.Context, path string, args json.RawMessage) (json.RawMessage, error) {
-	token, err := c.currentToken(ctx)
-	if err != nil {
-		return nil, err
-	}
+	auth := c.currentAuthorization()
 	gen := c.writeGen.Load()
-	key := strconv.FormatUint(gen, 10) + "\x00" + token + "\x00" + string(protocol.NewQueryToken(path, args))
+	key := strconv.FormatUint(gen, 10) + "\x00" + auth + "\x00" + string(protocol.NewQueryToken(path, args))
 	return c.flights.do(ctx, key, c.cfg.httpTimeout, func(fctx context.Context) (json.RawMessage, error) {
-		return c.api().post(fctx, protocol.PathQuery, "query", path, args, bearer(token))
+		return c.api().post(fctx, protocol.PathQuery, "query", path, args, auth)
 	})
 }
 

@@ -383,7 +383,7 @@ func TestRefusedDuringRefreshReportsLossOnce(t *testing.T) {
 			if got := events.wait(t, ctx, 2); len(got) != 2 {
 				t.Fatalf("onChange = %v, want [true false]", got)
 			}
-			if tok, _ := c.currentToken(ctx); tok != "" {
+			if tok := c.currentAuthorization(); tok != "" {
 				t.Fatal("the refused token is still used for HTTP")
 			}
 		})
