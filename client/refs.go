@@ -28,9 +28,10 @@ func (r QueryRef[Args, Result]) Subscribe(ctx context.Context, c *Client, args A
 	return Subscribe[Result](ctx, c, r.path, args)
 }
 
-// Query runs the query once with args; see the package-level Query, whose
+// Query runs the query once with args through c, a *Client or an
+// *HTTPCaller (per-call credentials); see the package-level Query, whose
 // options it takes.
-func (r QueryRef[Args, Result]) Query(ctx context.Context, c *Client, args Args, opts ...QueryOption) (Result, error) {
+func (r QueryRef[Args, Result]) Query(ctx context.Context, c Caller, args Args, opts ...QueryOption) (Result, error) {
 	return Query[Result](ctx, c, r.path, args, opts...)
 }
 
@@ -48,9 +49,10 @@ func NewMutationRef[Args, Result any](path string) MutationRef[Args, Result] {
 // Path returns the function path the reference calls.
 func (r MutationRef[Args, Result]) Path() string { return r.path }
 
-// Mutation runs the mutation with args; see the package-level Mutation.
-func (r MutationRef[Args, Result]) Mutation(ctx context.Context, c *Client, args Args) (Result, error) {
-	return Mutation[Result](ctx, c, r.path, args)
+// Mutation runs the mutation with args through c, a *Client or an
+// *HTTPCaller; see the package-level Mutation.
+func (r MutationRef[Args, Result]) Mutation(ctx context.Context, c Caller, args Args, opts ...CallOption) (Result, error) {
+	return Mutation[Result](ctx, c, r.path, args, opts...)
 }
 
 // ActionRef is a typed reference to an action; see QueryRef.
@@ -67,7 +69,8 @@ func NewActionRef[Args, Result any](path string) ActionRef[Args, Result] {
 // Path returns the function path the reference calls.
 func (r ActionRef[Args, Result]) Path() string { return r.path }
 
-// Action runs the action with args; see the package-level Action.
-func (r ActionRef[Args, Result]) Action(ctx context.Context, c *Client, args Args) (Result, error) {
-	return Action[Result](ctx, c, r.path, args)
+// Action runs the action with args through c, a *Client or an
+// *HTTPCaller; see the package-level Action.
+func (r ActionRef[Args, Result]) Action(ctx context.Context, c Caller, args Args, opts ...CallOption) (Result, error) {
+	return Action[Result](ctx, c, r.path, args, opts...)
 }

@@ -140,7 +140,7 @@ func Generate(spec *Spec, opts Options) ([]byte, error) {
 	if !example {
 		out.WriteString(".\n")
 	}
-	out.WriteString("//\n// Results decode into the generated types; see package client for\n// errors and options.\n")
+	out.WriteString("//\n// Query, Mutation and Action also take a *client.HTTPCaller, which runs\n// the call over HTTP with its own credentials. Results decode into the\n// generated types; see package client for errors and options.\n")
 	fmt.Fprintf(&out, "package %s\n\n", opts.Package)
 	var std, mod []string
 	if g.useErrors {
