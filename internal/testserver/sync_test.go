@@ -720,6 +720,13 @@ func TestTransitionChunks(t *testing.T) {
 		{"npm 1.28.0 by path", nil, []dialOption{withPath("/api/1.28.0/sync"), withClientHeader("")}, true},
 		{"npm 1.27.9 by header", nil, []dialOption{withClientHeader("npm-1.27.9")}, false},
 		{"npm 1.48.0 by header", nil, []dialOption{withClientHeader("npm-1.48.0")}, true},
+		// The backend compares semantic versions: a 1.28.0 prerelease is
+		// below 1.28.0; client names are case-insensitive; npm-cli and
+		// other clients never get chunks.
+		{"npm 1.28.0 prerelease", nil, []dialOption{withClientHeader("npm-1.28.0-alpha.1")}, false},
+		{"NPM upper case", nil, []dialOption{withClientHeader("NPM-1.30.0")}, true},
+		{"npm-cli", nil, []dialOption{withClientHeader("npm-cli-1.30.0")}, false},
+		{"go with a non-semver version", nil, []dialOption{withClientHeader("go-x")}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newDemo(t, append(tc.opts, WithTransitionChunkSize(100))...)
