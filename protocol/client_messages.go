@@ -44,7 +44,9 @@ type QuerySetModification struct {
 	// The fields below are for TypeAdd only.
 	UDFPath string
 	// Args is the encoded arguments object; on the wire it is wrapped in a
-	// one-element array. Empty means {}.
+	// one-element array. Empty means {}. DecodeClientMessage sets it to
+	// "null" for an Add that has no args (or args null): the backend
+	// accepts that message and fails the query instead.
 	Args          json.RawMessage
 	Journal       *string
 	ComponentPath string
@@ -247,9 +249,12 @@ func DecodeClientMessage(data []byte) (ClientMessage, error) {
 				if q.UDFPath == "" {
 					return nil, malformed(typ, `Add %d has no "udfPath"`, i)
 				}
-				args, err := decodeArgsArray(typ, q.Args)
-				if err != nil {
-					return nil, err
+				args := json.RawMessage("null")
+				if q.Args != nil && string(q.Args) != "null" {
+					var err error
+					if args, err = decodeArgsArray(typ, q.Args); err != nil {
+						return nil, err
+					}
 				}
 				m.Modifications[i] = QuerySetModification{Type: TypeAdd, QueryID: *q.QueryID, UDFPath: q.UDFPath,
 					Args: args, Journal: q.Journal, ComponentPath: q.ComponentPath}

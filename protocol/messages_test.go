@@ -232,6 +232,28 @@ func TestDecodeClientMessageRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeAddWithoutArgs: the backend accepts an Add with no args (or
+// args null) and fails the query later, so the decoder keeps the message
+// and marks its Args "null"; a Mutation or Action without args is refused.
+func TestDecodeAddWithoutArgs(t *testing.T) {
+	for _, in := range []string{
+		`{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":0,"udfPath":"m:f"}]}`,
+		`{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":0,"udfPath":"m:f","args":null}]}`,
+	} {
+		m, err := DecodeClientMessage([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		mods := m.(*ModifyQuerySet).Modifications
+		if len(mods) != 1 || string(mods[0].Args) != "null" || mods[0].UDFPath != "m:f" {
+			t.Fatalf("%s: decoded %+v", in, mods)
+		}
+	}
+	if _, err := DecodeClientMessage([]byte(`{"type":"Mutation","requestId":0,"udfPath":"m:f","args":null}`)); err == nil {
+		t.Fatal("a Mutation with args null was accepted")
+	}
+}
+
 // Server messages: the examples of section 6, decoded.
 func TestServerMessagesDecode(t *testing.T) {
 	skew, serverTS := int64(-37), int64(1735689600150000000)
@@ -349,6 +371,9 @@ func TestServerMessageEncodeShapes(t *testing.T) {
 			`{"type":"Transition","startVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"endVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[],"clientClockSkew":null,"serverTs":null}`},
 		{&Transition{Modifications: []StateModification{{Type: TypeQueryUpdated, QueryID: 1, Value: json.RawMessage(`[]`)}}},
 			`{"type":"Transition","startVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"endVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[{"type":"QueryUpdated","queryId":1,"value":[],"logLines":[],"journal":null}],"clientClockSkew":null,"serverTs":null}`},
+		// QueryRemoved is only its type and queryId, as the backend writes it.
+		{&Transition{Modifications: []StateModification{{Type: TypeQueryRemoved, QueryID: 4}}},
+			`{"type":"Transition","startVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"endVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[{"type":"QueryRemoved","queryId":4}],"clientClockSkew":null,"serverTs":null}`},
 	} {
 		got, err := EncodeServerMessage(tt.msg)
 		if err != nil {

@@ -125,6 +125,13 @@ func (*FatalError) MessageType() string { return TypeFatalError }
 // MessageType returns TypePing.
 func (*Ping) MessageType() string { return TypePing }
 
+// removedWire is a QueryRemoved modification: the backend writes only its
+// type and queryId (sync_types json.rs), no journal.
+type removedWire struct {
+	Type    string   `json:"type"`
+	QueryID *QueryID `json:"queryId"`
+}
+
 type stateModWire struct {
 	Type         string          `json:"type"`
 	QueryID      *QueryID        `json:"queryId"`
@@ -142,6 +149,17 @@ type transitionWire struct {
 	Modifications   *[]stateModWire `json:"modifications"`
 	ClientClockSkew *int64          `json:"clientClockSkew"`
 	ServerTS        *int64          `json:"serverTs"`
+}
+
+// transitionOutWire is what EncodeServerMessage writes: modifications of
+// more than one shape.
+type transitionOutWire struct {
+	Type            string        `json:"type"`
+	StartVersion    *StateVersion `json:"startVersion"`
+	EndVersion      *StateVersion `json:"endVersion"`
+	Modifications   []any         `json:"modifications"`
+	ClientClockSkew *int64        `json:"clientClockSkew"`
+	ServerTS        *int64        `json:"serverTs"`
 }
 
 type chunkWire struct {
@@ -186,10 +204,10 @@ func emptyIfNil(s []string) []string {
 func EncodeServerMessage(m ServerMessage) ([]byte, error) {
 	switch m := m.(type) {
 	case *Transition:
-		mods := make([]stateModWire, len(m.Modifications))
+		mods := make([]any, len(m.Modifications))
 		for i := range m.Modifications {
 			s := &m.Modifications[i]
-			w := stateModWire{Type: s.Type, QueryID: &s.QueryID}
+			w := &stateModWire{Type: s.Type, QueryID: &s.QueryID}
 			switch s.Type {
 			case TypeQueryUpdated:
 				w.Value = s.Value
@@ -201,16 +219,15 @@ func EncodeServerMessage(m ServerMessage) ([]byte, error) {
 				w.ErrorMessage, w.ErrorData = &s.ErrorMessage, s.ErrorData
 				w.LogLines, w.Journal = emptyIfNil(s.LogLines), s.Journal
 			case TypeQueryRemoved:
+				mods[i] = removedWire{Type: s.Type, QueryID: &s.QueryID}
+				continue
 			default:
 				return nil, fmt.Errorf("convex: state modification type %q is unknown", s.Type)
 			}
 			mods[i] = w
 		}
-		if m.Modifications == nil {
-			mods = []stateModWire{}
-		}
-		return json.Marshal(transitionWire{Type: TypeTransition, StartVersion: &m.StartVersion,
-			EndVersion: &m.EndVersion, Modifications: &mods, ClientClockSkew: m.ClientClockSkew, ServerTS: m.ServerTS})
+		return json.Marshal(transitionOutWire{Type: TypeTransition, StartVersion: &m.StartVersion,
+			EndVersion: &m.EndVersion, Modifications: mods, ClientClockSkew: m.ClientClockSkew, ServerTS: m.ServerTS})
 	case *TransitionChunk:
 		return json.Marshal(chunkWire{Type: TypeTransitionChunk, Chunk: &m.Chunk, PartNumber: &m.PartNumber,
 			TotalParts: &m.TotalParts, TransitionID: &m.TransitionID})

@@ -34,9 +34,11 @@ type AuthConfig struct {
 }
 
 // TokenError is why a token was rejected. Code is the short code of the
-// HTTP 401 body: NoAuthProvider when no configured provider matches the
-// token's issuer and audience, InvalidAuthHeader when the token is not a
-// JWT, and Unauthenticated otherwise.
+// HTTP 401 body, as the backend's custom-JWT check has it
+// (crates/authentication/src/lib.rs): NoAuthProvider when no configured
+// provider matches the token's issuer and audience, and InvalidAuthHeader
+// for every other failure (not a JWT, no iss, key, signature, claims,
+// expiry).
 type TokenError struct {
 	// Code is the short error code.
 	Code string
@@ -48,7 +50,7 @@ type TokenError struct {
 func (e *TokenError) Error() string { return e.Message }
 
 func unauthenticated(format string, args ...any) error {
-	return &TokenError{Code: "Unauthenticated", Message: fmt.Sprintf(format, args...)}
+	return &TokenError{Code: "InvalidAuthHeader", Message: fmt.Sprintf(format, args...)}
 }
 
 // clockSkew is the leeway of the temporal checks.
@@ -202,13 +204,13 @@ func (s *Server) validateToken(raw string) (*Identity, error) {
 	claims := jwt.MapClaims{}
 	tok, _, err := parser.ParseUnverified(raw, claims)
 	if err != nil {
-		return nil, &TokenError{Code: "InvalidAuthHeader", Message: "Could not parse the token as a JWT: " + err.Error()}
+		return nil, &TokenError{Code: "InvalidAuthHeader", Message: "Could not parse JWT payload. Check that the token is a valid JWT format with three base64-encoded parts separated by dots."}
 	}
 
 	// Choose the provider from the unverified iss and aud.
 	iss, err := claims.GetIssuer()
 	if err != nil || iss == "" {
-		return nil, unauthenticated("Missing issuer: the token has no iss claim")
+		return nil, unauthenticated("Missing issuer claim ('iss') in JWT payload. The JWT must include an 'iss' claim that matches one of your configured auth providers.")
 	}
 	if normalizeIssuer(iss) != p.issuer {
 		return nil, &TokenError{Code: "NoAuthProvider",

@@ -102,20 +102,20 @@ func TestValidateToken(t *testing.T) {
 		name, token, code, want string
 	}{
 		{"garbage", "not.a.jwt", "InvalidAuthHeader", "Could not parse"},
-		{"no kid", sign(map[string]any{"kid": nil}, good), "Unauthenticated", "kid"},
-		{"unknown kid", sign(map[string]any{"kid": "other"}, good), "Unauthenticated", "No key with kid"},
-		{"wrong alg header", sign(map[string]any{"alg": "RS384"}, good), "Unauthenticated", "does not match"},
-		{"alg none", unsigned, "Unauthenticated", "not allowed"},
-		{"bad signature", forged, "Unauthenticated", "does not match"},
+		{"no kid", sign(map[string]any{"kid": nil}, good), "InvalidAuthHeader", "kid"},
+		{"unknown kid", sign(map[string]any{"kid": "other"}, good), "InvalidAuthHeader", "No key with kid"},
+		{"wrong alg header", sign(map[string]any{"alg": "RS384"}, good), "InvalidAuthHeader", "does not match"},
+		{"alg none", unsigned, "InvalidAuthHeader", "not allowed"},
+		{"bad signature", forged, "InvalidAuthHeader", "does not match"},
 		{"wrong iss", mint(map[string]any{"iss": "https://evil.example"}), "NoAuthProvider", "Invalid issuer"},
-		{"no iss", mint(map[string]any{"iss": nil}), "Unauthenticated", "Missing issuer"},
+		{"no iss", mint(map[string]any{"iss": nil}), "InvalidAuthHeader", "Missing issuer"},
 		{"wrong aud", mint(map[string]any{"aud": "other-app"}), "NoAuthProvider", "Invalid audience"},
 		{"no aud", mint(map[string]any{"aud": nil}), "NoAuthProvider", "Missing audience"},
-		{"no exp", mint(map[string]any{"exp": nil}), "Unauthenticated", "Missing expiry"},
-		{"expired", mint(map[string]any{"exp": now.Add(-6 * time.Second).Unix()}), "Unauthenticated", "expired"},
-		{"nbf future", mint(map[string]any{"nbf": now.Add(time.Minute).Unix()}), "Unauthenticated", "not valid before"},
-		{"iat future", mint(map[string]any{"iat": now.Add(time.Minute).Unix()}), "Unauthenticated", "issued in the future"},
-		{"no sub", mint(map[string]any{"sub": nil}), "Unauthenticated", "Missing subject"},
+		{"no exp", mint(map[string]any{"exp": nil}), "InvalidAuthHeader", "Missing expiry"},
+		{"expired", mint(map[string]any{"exp": now.Add(-6 * time.Second).Unix()}), "InvalidAuthHeader", "expired"},
+		{"nbf future", mint(map[string]any{"nbf": now.Add(time.Minute).Unix()}), "InvalidAuthHeader", "not valid before"},
+		{"iat future", mint(map[string]any{"iat": now.Add(time.Minute).Unix()}), "InvalidAuthHeader", "issued in the future"},
+		{"no sub", mint(map[string]any{"sub": nil}), "InvalidAuthHeader", "Missing subject"},
 	}
 	for _, tc := range rejected {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -329,4 +330,17 @@ func modByID(tr *protocol.Transition, id protocol.QueryID) (protocol.StateModifi
 		}
 	}
 	return protocol.StateModification{}, false
+}
+
+var serverErrorRE = regexp.MustCompile(`(?s)^\[Request ID: ([0-9a-f]{16})\] Server Error\n(.*)\n$`)
+
+// serverError checks that msg is a function error as a development
+// deployment sends it and returns the error inside it and the request id.
+func serverError(t *testing.T, msg string) (core, requestID string) {
+	t.Helper()
+	m := serverErrorRE.FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatalf("%q is not \"[Request ID: <16 hex>] Server Error\\n<error>\\n\"", msg)
+	}
+	return m[2], m[1]
 }

@@ -88,7 +88,7 @@ func TestStallAndResume(t *testing.T) {
 	if r := expectMsg[*protocol.MutationResponse](c); !r.Success {
 		t.Fatalf("%+v", r)
 	}
-	if tr := c.transition(); decode(t, tr.Modifications[0].Value) != int64(1) {
+	if tr := c.transition(); decode(t, tr.Modifications[0].Value) != 1.0 {
 		t.Fatalf("%+v", tr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,7 +49,10 @@ type ActionFunc func(ctx *ActionCtx, args map[string]any) (any, error)
 
 type function struct {
 	path     string // canonical (JS form)
+	fp       functionPath
 	kind     FunctionKind
+	args     *Validator // nil: no args validator
+	returns  *Validator // nil: no returns validator
 	query    QueryFunc
 	mutation MutationFunc
 	action   ActionFunc
@@ -66,72 +70,6 @@ type Identity struct {
 	Expiry time.Time
 	// Claims holds every claim of the token's payload.
 	Claims map[string]any
-}
-
-// ConvexError is an application error carrying data, like the ConvexError
-// class of Convex functions. A function that returns one (as a value or a
-// pointer, possibly wrapped) fails with the message
-// "Uncaught ConvexError: <data>" and with Data as the errorData of the
-// response. String data is written as is; other data as JSON with sorted
-// keys and Int64 as decimal strings.
-type ConvexError struct {
-	// Data is any value protocol.EncodeValue accepts.
-	Data any
-}
-
-// Error returns "Uncaught ConvexError: " followed by the data.
-func (e ConvexError) Error() string {
-	if s, ok := e.Data.(string); ok {
-		return "Uncaught ConvexError: " + s
-	}
-	b, err := protocol.EncodeValue(e.Data)
-	if err == nil {
-		var v any
-		if v, err = protocol.DecodeValue(b); err == nil {
-			b, err = protocol.EncodeCleanJSON(v)
-		}
-	}
-	if err != nil {
-		return fmt.Sprintf("Uncaught ConvexError: %v", e.Data)
-	}
-	return "Uncaught ConvexError: " + string(b)
-}
-
-// systemError is an error whose message is reported as is, not as an
-// uncaught exception: argument validation and unknown functions.
-type systemError struct{ msg string }
-
-func (e *systemError) Error() string { return e.msg }
-
-func sysErrorf(format string, args ...any) error {
-	return &systemError{msg: fmt.Sprintf(format, args...)}
-}
-
-func notFoundError(path string) error {
-	return sysErrorf("Could not find public function for '%s'", path)
-}
-
-// errorMessage turns a function's error into the message and errorData of
-// a failed response. errorData is nil unless err is a ConvexError.
-func errorMessage(err error) (string, []byte) {
-	var ce ConvexError
-	var pce *ConvexError
-	switch {
-	case errors.As(err, &pce) && pce != nil:
-		ce = *pce
-	case errors.As(err, &ce):
-	default:
-		var se *systemError
-		if errors.As(err, &se) {
-			return se.msg, nil
-		}
-		return "Uncaught Error: " + err.Error(), nil
-	}
-	data, encErr := protocol.EncodeValue(ce.Data)
-	if encErr != nil {
-		return "Uncaught Error: ConvexError data cannot be encoded: " + encErr.Error(), nil
-	}
-	return ce.Error(), data
 }
 
 // logBuf collects a function's log lines; actions may log from several
@@ -290,7 +228,11 @@ func (c *ActionCtx) RunMutation(path string, args map[string]any) (any, error) {
 }
 
 func (c *ActionCtx) run(kind FunctionKind, path string, args map[string]any) (any, error) {
-	out := c.s.call(c.ctx, kind, path, args, c.ident, callOpts{})
+	norm, err := normalizeFieldsAny(args)
+	if err != nil {
+		return nil, err
+	}
+	out := c.s.call(c.ctx, kind, path, norm, c.ident, callOpts{})
 	c.logs.add(out.logLines...)
 	if out.err != nil {
 		return nil, out.err
@@ -302,7 +244,8 @@ func (c *ActionCtx) run(kind FunctionKind, path string, args map[string]any) (an
 type outcome struct {
 	value    []byte // encoded Convex JSON, on success
 	err      error  // the function's error (or a lookup/validation error)
-	errMsg   string
+	errCore  string // the error's own message
+	errMsg   string // errCore as the client sees it: with the request id
 	errData  []byte // encoded Convex JSON of ConvexError data, or nil
 	logLines []string
 	ts       protocol.Timestamp // mutations: commit timestamp
@@ -312,51 +255,100 @@ type outcome struct {
 
 func (o *outcome) fail(err error) {
 	o.err = err
-	o.errMsg, o.errData = errorMessage(err)
+	o.errCore, o.errData = errorMessage(err)
 	o.value = nil
 }
 
 // callOpts carries what only some callers of Server.call need.
 type callOpts struct {
-	snap   *snapshot // queries: run at this snapshot (default: latest)
-	idem   *idemKey  // mutations: deduplicate on this key
-	except *syncConn // mutations: do not wake this socket on commit
+	snap      *snapshot // queries: run at this snapshot (default: latest)
+	idem      *idemKey  // mutations: deduplicate on this key
+	except    *syncConn // mutations: do not wake this socket on commit
+	requestID string    // the request id of error messages (default: random)
+	argsErr   error     // the args could not be read: fail with this after the lookup
 }
 
-// lookup finds a function by any spelling of its path.
-func (s *Server) lookup(path string) *function {
+// lookup finds a function by its parsed path.
+func (s *Server) lookup(fp functionPath) *function {
 	s.fnMu.RLock()
 	defer s.fnMu.RUnlock()
-	return s.functions[protocol.CanonicalizeUDFPath(path)]
+	return s.functions[fp.key()]
 }
 
 func (s *Server) register(path string, f *function) {
-	if err := protocol.ValidateUDFPath(path); err != nil {
+	fp, err := parseFunctionPath(path)
+	if err == nil && (strings.HasPrefix(fp.module+"/", "_system/") || strings.HasPrefix(fp.module+"/", "_deps/")) {
+		err = fmt.Errorf("module path %s is reserved", fp.module)
+	}
+	if err != nil {
 		panic(fmt.Sprintf("testserver: cannot register %s: %v", path, err))
 	}
-	f.path = protocol.CanonicalizeUDFPath(path)
+	if f.args != nil {
+		if err := f.args.Err(); err != nil {
+			panic(fmt.Sprintf("testserver: cannot register %s: args validator: %v", path, err))
+		}
+		if f.args.optional || f.args.kind != vObject && f.args.kind != vAny {
+			panic(fmt.Sprintf("testserver: cannot register %s: Args validator must be an object or any, not %s", path, f.args))
+		}
+	}
+	if f.returns != nil {
+		if err := f.returns.Err(); err != nil {
+			panic(fmt.Sprintf("testserver: cannot register %s: returns validator: %v", path, err))
+		}
+		if f.returns.optional {
+			panic(fmt.Sprintf("testserver: cannot register %s: a returns validator cannot be optional", path))
+		}
+	}
+	f.fp, f.path = fp, fp.key()
 	s.fnMu.Lock()
 	defer s.fnMu.Unlock()
 	s.functions[f.path] = f
 }
 
-// RegisterQuery registers a public query under path. Every spelling of the
-// path (messages, messages:default, messages.js, messages.js:default)
-// names the same function. Registering a path again replaces the function.
-// It panics if path is not a valid function path.
+// RegisterQuery registers a public query without validators (as a Convex
+// function declared without args or returns) under path. Every spelling
+// of the path (messages, messages:default, messages.js,
+// messages.js:default) names the same function. Registering a path again
+// replaces the function. It panics if path is not a valid function path
+// or is under _system/ or _deps/.
 func (s *Server) RegisterQuery(path string, fn QueryFunc) {
-	s.register(path, &function{kind: KindQuery, query: fn})
+	s.RegisterQueryV(path, nil, nil, fn)
 }
 
-// RegisterMutation registers a public mutation under path, like
+// RegisterMutation registers a public mutation without validators, like
 // RegisterQuery.
 func (s *Server) RegisterMutation(path string, fn MutationFunc) {
-	s.register(path, &function{kind: KindMutation, mutation: fn})
+	s.RegisterMutationV(path, nil, nil, fn)
 }
 
-// RegisterAction registers a public action under path, like RegisterQuery.
+// RegisterAction registers a public action without validators, like
+// RegisterQuery.
 func (s *Server) RegisterAction(path string, fn ActionFunc) {
-	s.register(path, &function{kind: KindAction, action: fn})
+	s.RegisterActionV(path, nil, nil, fn)
+}
+
+// RegisterQueryV registers a public query with an args validator (an
+// object validator, or V.Any() or nil for none) and a returns validator
+// (nil for none), as query({args, returns, handler}) declares one. Calls
+// whose arguments fail args get the backend's "ArgumentValidationError:
+// ..." and never run; a result that fails returns becomes the backend's
+// "ReturnsValidationError: ..." failure. Like RegisterQuery, it panics on
+// an invalid path, and also on an invalid validator (see Validator.Err).
+func (s *Server) RegisterQueryV(path string, args, returns *Validator, fn QueryFunc) {
+	s.register(path, &function{kind: KindQuery, query: fn, args: args, returns: returns})
+}
+
+// RegisterMutationV registers a public mutation with validators, like
+// RegisterQueryV. A mutation whose result fails its returns validator
+// commits nothing.
+func (s *Server) RegisterMutationV(path string, args, returns *Validator, fn MutationFunc) {
+	s.register(path, &function{kind: KindMutation, mutation: fn, args: args, returns: returns})
+}
+
+// RegisterActionV registers a public action with validators, like
+// RegisterQueryV.
+func (s *Server) RegisterActionV(path string, args, returns *Validator, fn ActionFunc) {
+	s.register(path, &function{kind: KindAction, action: fn, args: args, returns: returns})
 }
 
 // RunQuery runs a query as an unauthenticated caller and returns its
@@ -396,6 +388,9 @@ func (s *Server) runDirect(kind FunctionKind, path string, args map[string]any) 
 // normalizeFieldsAny converts Go values to decoded Convex values without
 // the system-field check.
 func normalizeFieldsAny(args map[string]any) (map[string]any, error) {
+	if args == nil {
+		return map[string]any{}, nil
+	}
 	b, err := protocol.EncodeValue(args)
 	if err != nil {
 		return nil, err
@@ -404,29 +399,59 @@ func normalizeFieldsAny(args map[string]any) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(map[string]any), nil
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("arguments must be an object")
+	}
+	return m, nil
 }
 
-// call looks up and runs a function. kind 0 accepts any kind. args must be
-// a decoded Convex object; the function gets its own copy.
+// call looks up and runs a function, in the backend's order: the lookup,
+// the kind, the arguments, their validator, the function, its returns
+// validator. kind 0 accepts any kind. args must be a decoded Convex
+// object; the function gets its own copy. A failure's message carries
+// o.requestID (a new random one by default).
 func (s *Server) call(ctx context.Context, kind FunctionKind, path string, args map[string]any, ident *Identity, o callOpts) (out outcome) {
-	canon := protocol.CanonicalizeUDFPath(path)
-	f := s.lookup(path)
+	requestID := o.requestID
+	if requestID == "" {
+		requestID = newRequestID()
+	}
+	defer func() {
+		if out.err != nil {
+			out.errMsg = redactedMessage(requestID, out.errCore)
+		}
+	}()
+	fp, err := parseFunctionPath(path)
+	if err != nil {
+		out.fail(sysErrorf("%s is not a valid path to a Convex function. %v", path, err))
+		return out
+	}
+	f := s.lookup(fp)
 	if f == nil {
-		out.fail(notFoundError(canon))
+		out.fail(notFoundError(fp))
 		return out
 	}
 	if kind != 0 && f.kind != kind {
-		out.fail(sysErrorf("Trying to execute %s as %s, but it is defined as %s.", canon, kind, f.kind))
+		out.fail(sysErrorf("Trying to execute %s as %s, but it is defined as %s.", fp.canonical(), kind, f.kind))
 		return out
+	}
+	if o.argsErr != nil {
+		out.fail(o.argsErr)
+		return out
+	}
+	snap := o.snap
+	if snap == nil {
+		snap = s.store.current()
+	}
+	if f.args != nil && f.args.kind != vAny {
+		if verr := f.args.check(args, viewTables(snap)); verr != nil {
+			out.fail(sysErrorf("ArgumentValidationError: %s", verr.Error()))
+			return out
+		}
 	}
 	args = cloneValue(args).(map[string]any)
 	switch f.kind {
 	case KindQuery:
-		snap := o.snap
-		if snap == nil {
-			snap = s.store.current()
-		}
 		return s.execQuery(ctx, f, args, ident, snap)
 	case KindMutation:
 		return s.execMutation(ctx, f, args, ident, o.idem, o.except)
@@ -442,7 +467,7 @@ func (s *Server) execQuery(ctx context.Context, f *function, args map[string]any
 	v, err := runGuarded(func() (any, error) { return f.query(qc, args) })
 	out.reads = qc.reads
 	out.ts = snap.ts
-	s.finish(&out, v, err, logs)
+	s.finish(&out, f, v, err, logs, viewTables(snap))
 	return out
 }
 
@@ -460,7 +485,7 @@ func (s *Server) execMutation(ctx context.Context, f *function, args map[string]
 	mc := &MutationCtx{QueryCtx: QueryCtx{ctx: ctx, ident: ident, view: x, logs: logs}, tx: x}
 	s.bump(func(st *Stats) { st.MutationsRun++ })
 	v, err := runGuarded(func() (any, error) { return f.mutation(mc, args) })
-	s.finish(&out, v, err, logs)
+	s.finish(&out, f, v, err, logs, viewTables(x))
 	if out.err != nil {
 		return out
 	}
@@ -478,12 +503,13 @@ func (s *Server) execAction(ctx context.Context, f *function, args map[string]an
 	ac := &ActionCtx{ctx: ctx, ident: ident, s: s, logs: logs}
 	s.bump(func(st *Stats) { st.ActionsRun++ })
 	v, err := runGuarded(func() (any, error) { return f.action(ac, args) })
-	s.finish(&out, v, err, logs)
+	s.finish(&out, f, v, err, logs, viewTables(s.store.current()))
 	return out
 }
 
-// finish encodes a function's return value into out.
-func (s *Server) finish(out *outcome, v any, err error, logs *logBuf) {
+// finish encodes a function's return value into out and checks it against
+// the function's returns validator.
+func (s *Server) finish(out *outcome, f *function, v any, err error, logs *logBuf, tables tableExists) {
 	out.logLines = logs.get()
 	if err != nil {
 		out.fail(err)
@@ -493,6 +519,17 @@ func (s *Server) finish(out *outcome, v any, err error, logs *logBuf) {
 	if encErr != nil {
 		out.fail(fmt.Errorf("the function returned a value that is not a Convex value: %w", encErr))
 		return
+	}
+	if f.returns != nil && f.returns.kind != vAny {
+		decoded, decErr := protocol.DecodeValue(b)
+		if decErr != nil {
+			out.fail(fmt.Errorf("the function returned a value that is not a Convex value: %w", decErr))
+			return
+		}
+		if verr := f.returns.check(decoded, tables); verr != nil {
+			out.fail(sysErrorf("ReturnsValidationError: %s", verr.Error()))
+			return
+		}
 	}
 	out.value = b
 }

@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,39 +54,40 @@ func TestHTTPFunctionAPI(t *testing.T) {
 		t.Helper()
 		return doHTTP(t, s, "POST", path, body, nil)
 	}
-	r := post("/api/mutation", `{"path":"counter:increment","args":[{"name":"n","by":{"$integer":"AwAAAAAAAAA="}}],"format":"convex_encoded_json"}`)
-	if r.status != 200 || r.raw != `{"status":"success","value":{"$integer":"AwAAAAAAAAA="}}` {
+	r := post("/api/mutation", `{"path":"counter:increment","args":[{"name":"n","by":3}],"format":"convex_encoded_json"}`)
+	if r.status != 200 || r.raw != `{"status":"success","value":3}` {
 		t.Fatalf("mutation %d %s", r.status, r.raw)
 	}
 	r = post("/api/query", `{"path":"counter.js:get","args":{"name":"n"},"format":"convex_encoded_json"}`)
-	if r.raw != `{"status":"success","value":{"$integer":"AwAAAAAAAAA="}}` {
+	if r.raw != `{"status":"success","value":3}` {
 		t.Fatalf("query %s", r.raw)
 	}
 	// Clean JSON by default: Int64 as a decimal string.
-	if r = post("/api/query", `{"path":"counter:get","args":{"name":"n"}}`); r.raw != `{"status":"success","value":"3"}` {
+	int64Args := `{"path":"echo:run","args":{"i":{"$integer":"AwAAAAAAAAA="}}}`
+	if r = post("/api/action", int64Args); r.raw != `{"status":"success","value":{"i":"3"}}` {
 		t.Fatalf("clean %s", r.raw)
 	}
-	if r = post("/api/query", `{"path":"counter:get","args":{"name":"n"},"format":"convex_json"}`); r.raw != `{"status":"success","value":{"$integer":"AwAAAAAAAAA="}}` {
+	if r = post("/api/action", strings.Replace(int64Args, `}}}`, `}},"format":"convex_json"}`, 1)); r.raw != `{"status":"success","value":{"i":{"$integer":"AwAAAAAAAAA="}}}` {
 		t.Fatalf("legacy encoded %s", r.raw)
 	}
 	// Old npm clients get encoded JSON by default.
-	r = doHTTP(t, s, "POST", "/api/query", `{"path":"counter:get","args":{"name":"n"}}`, map[string]string{"Convex-Client": "npm-1.3.0"})
-	if r.raw != `{"status":"success","value":{"$integer":"AwAAAAAAAAA="}}` {
+	r = doHTTP(t, s, "POST", "/api/action", int64Args, map[string]string{"Convex-Client": "npm-1.3.0"})
+	if r.raw != `{"status":"success","value":{"i":{"$integer":"AwAAAAAAAAA="}}}` {
 		t.Fatalf("npm 1.3.0 %s", r.raw)
 	}
 	q := url.Values{"path": {"counter:get"}, "args": {`{"name":"n"}`}, "format": {"json"}}
-	if r = doHTTP(t, s, "GET", "/api/query?"+q.Encode(), "", nil); r.raw != `{"status":"success","value":"3"}` {
+	if r = doHTTP(t, s, "GET", "/api/query?"+q.Encode(), "", nil); r.raw != `{"status":"success","value":3}` {
 		t.Fatalf("GET %s", r.raw)
 	}
 	r = post("/api/action", `{"path":"echo:run","args":[{"b":{"$bytes":"AAEC"},"f":{"$float":"AAAAAAAA+H8="}}],"format":"json"}`)
 	if r.raw != `{"status":"success","value":{"b":"AAEC","f":"NaN"}}` {
 		t.Fatalf("action %s", r.raw)
 	}
-	if r = post("/api/function", `{"path":"counter:increment","args":{"name":"n"}}`); r.raw != `{"status":"success","value":"4"}` {
+	if r = post("/api/function", `{"path":"counter:increment","args":{"name":"n"}}`); r.raw != `{"status":"success","value":4}` {
 		t.Fatalf("function %s", r.raw)
 	}
 	// /api/run: module path segments and the function, clean JSON.
-	if r = post("/api/run/counter/get", `{"args":{"name":"n"}}`); r.raw != `{"status":"success","value":"4"}` {
+	if r = post("/api/run/counter/get", `{"args":{"name":"n"}}`); r.raw != `{"status":"success","value":4}` {
 		t.Fatalf("run %s", r.raw)
 	}
 	if r = post("/api/run/messages/send", `{"args":{"channel":"c","author":"a","body":"b"}}`); r.body["status"] != "success" {
@@ -98,20 +100,31 @@ func TestHTTPFunctionAPI(t *testing.T) {
 		t.Fatalf("run one segment %d %s", r.status, r.raw)
 	}
 
-	// Function errors are 200 with status error.
+	// Function errors are 200 with status error, and the message of a
+	// development deployment: the request id (Convex-Request-Id when the
+	// request has one), "Server Error", the error.
 	r = post("/api/query", `{"path":"errors:throw","args":{},"format":"convex_encoded_json"}`)
-	if r.status != 200 || r.body["status"] != "error" || r.body["errorMessage"] != `Uncaught ConvexError: {"code":"boom"}` ||
-		r.body["errorData"].(map[string]any)["code"] != "boom" {
+	if core, _ := serverError(t, fmt.Sprint(r.body["errorMessage"])); r.status != 200 || r.body["status"] != "error" ||
+		core != `Uncaught ConvexError: {"code":"boom"}` || r.body["errorData"].(map[string]any)["code"] != "boom" {
 		t.Fatalf("throw %s", r.raw)
 	}
-	if r = post("/api/query", `{"path":"nope:x","args":{}}`); r.body["errorMessage"] != "Could not find public function for 'nope:x'" {
+	withID := map[string]string{"Convex-Request-Id": "feedfacecafebeef"}
+	if r = doHTTP(t, s, "POST", "/api/query", `{"path":"nope:x","args":{}}`, withID); r.body["errorMessage"] !=
+		"[Request ID: feedfacecafebeef] Server Error\nCould not find public function for 'nope:x'.\n" {
 		t.Fatalf("missing %s", r.raw)
+	}
+	if r = doHTTP(t, s, "POST", "/api/query", `{"path":"nope","args":{}}`, withID); r.body["errorMessage"] !=
+		"[Request ID: feedfacecafebeef] Server Error\nCould not find public function for 'nope'.\n" {
+		t.Fatalf("missing default export %s", r.raw)
 	}
 	if r = post("/api/query", `{"path":"messages:send","args":{}}`); r.body["status"] != "error" || r.body["errorData"] != nil {
 		t.Fatalf("wrong kind %s", r.raw)
+	} else if core, _ := serverError(t, fmt.Sprint(r.body["errorMessage"])); core != "Trying to execute messages.js:send as Query, but it is defined as Mutation." {
+		t.Fatalf("wrong kind %q", core)
 	}
-	r = post("/api/mutation", `{"path":"counter:increment","args":{"name":"n","by":2}}`)
-	if msg, _ := r.body["errorMessage"].(string); r.status != 200 || !strings.HasPrefix(msg, "ArgumentValidationError: ") {
+	r = doHTTP(t, s, "POST", "/api/mutation", `{"path":"counter:increment","args":{"name":"n","by":"2"}}`, withID)
+	if r.status != 200 || r.body["errorMessage"] != "[Request ID: feedfacecafebeef] Server Error\nArgumentValidationError: Value does not match validator.\n"+
+		"Path: .by\nValue: \"2\"\nValidator: v.float64()\n" {
 		t.Fatalf("validation %s", r.raw)
 	}
 
@@ -135,7 +148,7 @@ func TestHTTPFunctionAPI(t *testing.T) {
 	if r = post("/api/query_ts", ""); len(r.body["ts"].(string)) != 12 {
 		t.Fatalf("query_ts %s", r.raw)
 	}
-	if st := s.Stats(); st.HTTPRequests != 24 {
+	if st := s.Stats(); st.HTTPRequests != 25 {
 		t.Fatalf("HTTP requests counted: %d", st.HTTPRequests)
 	}
 }
@@ -171,7 +184,8 @@ func TestHTTPAuth(t *testing.T) {
 	}
 	expired, _ := keys.MintToken("user_7", -time.Hour, nil)
 	for _, tc := range []struct{ header, code string }{
-		{"Bearer " + expired, "Unauthenticated"},
+		{"Bearer " + expired, "InvalidAuthHeader"},
+		{"bearer " + expired, "InvalidAuthHeader"},
 		{"Bearer not-a-jwt", "InvalidAuthHeader"},
 		{"Bearer", "InvalidAuthHeader"},
 		{"Basic abc", "InvalidAuthHeader"},

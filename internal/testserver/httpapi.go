@@ -81,7 +81,7 @@ func (s *Server) serveFunction(w http.ResponseWriter, r *http.Request, kind Func
 		}
 		rawArgs, format = b.Args, b.Format
 	}
-	s.respond(w, r, kind, path, rawArgs, format, defaultFormat(r))
+	s.respond(w, r, kind, path, rawArgs, format, "")
 }
 
 // serveRun handles POST /api/run/{module path...}/{function}.
@@ -110,21 +110,13 @@ func (s *Server) serveRun(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, r, 0, path, b.Args, b.Format, protocol.FormatJSON)
 }
 
-// defaultFormat is the output format when a request names none: clean
-// JSON, except for npm clients before 1.4.1 and python clients before 0.5.0.
-func defaultFormat(r *http.Request) string {
-	name, ver, ok := strings.Cut(r.Header.Get("Convex-Client"), "-")
-	if ok {
-		if v, ok := parseSemver(ver); ok {
-			if name == "npm" && v.less(semver{1, 4, 1}) || name == "python" && v.less(semver{0, 5, 0}) {
-				return protocol.FormatConvexEncodedJSON
-			}
-		}
-	}
-	return protocol.FormatJSON
-}
-
+// respond runs a function for the HTTP API. def is the output format when
+// the request names none; "" means the client's default.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, kind FunctionKind, path string, rawArgs json.RawMessage, format, def string) {
+	if def == "" {
+		ci, _ := identifyClient(r, "") // checked by serveHTTP
+		def = ci.defaultFormat()
+	}
 	if format == "" {
 		format = def
 	}
@@ -141,8 +133,9 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, kind FunctionKi
 		writeHTTPError(w, http.StatusBadRequest, "BadConvexFunctionIdentifier", "missing function path")
 		return
 	}
-	if err := protocol.ValidateUDFPath(path); err != nil {
-		writeHTTPError(w, http.StatusBadRequest, "BadConvexFunctionIdentifier", err.Error())
+	if _, err := parseFunctionPath(path); err != nil {
+		writeHTTPError(w, http.StatusBadRequest, "BadConvexFunctionIdentifier",
+			fmt.Sprintf("%s is not a valid path to a Convex function. %v", path, err))
 		return
 	}
 	argsObj, err := protocol.HTTPArgs(rawArgs)
@@ -166,7 +159,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, kind FunctionKi
 	}
 	ctx, cancel := s.requestCtx(r.Context())
 	defer cancel()
-	out := s.call(ctx, kind, path, args, ident, callOpts{})
+	out := s.call(ctx, kind, path, args, ident, callOpts{requestID: httpRequestID(r)})
 	resp := protocol.UDFResponse{LogLines: out.logLines}
 	if out.err == nil {
 		resp.Status = protocol.StatusSuccess
@@ -198,30 +191,36 @@ func outputValue(encoded []byte, clean bool) (json.RawMessage, error) {
 }
 
 // httpIdentity reads the Authorization header: none means unauthenticated,
-// "Bearer <jwt>" is validated like a socket's token.
+// "Convex <key>" is an admin key (not accepted here), and anything else
+// must be "Bearer <jwt>" (the scheme in any case), validated like a
+// socket's token (crates/authentication/src/lib.rs extract_bearer_token).
 func (s *Server) httpIdentity(r *http.Request) (*Identity, *protocol.HTTPErrorBody) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, nil
 	}
-	scheme, token, ok := strings.Cut(h, " ")
-	token = strings.TrimSpace(token)
-	if !ok || token == "" {
-		return nil, &protocol.HTTPErrorBody{Code: "InvalidAuthHeader", Message: "the Authorization header must be \"Bearer <token>\""}
-	}
-	switch scheme {
-	case "Bearer":
-		ident, err := s.ValidateToken(token)
-		if err != nil {
-			var te *TokenError
-			if errors.As(err, &te) {
-				return nil, &protocol.HTTPErrorBody{Code: te.Code, Message: te.Message}
-			}
-			return nil, &protocol.HTTPErrorBody{Code: "Unauthenticated", Message: err.Error()}
-		}
-		return ident, nil
-	case "Convex":
+	if strings.HasPrefix(h, "Convex ") {
 		return nil, &protocol.HTTPErrorBody{Code: "BadAdminKey", Message: "admin keys are not accepted by this deployment"}
 	}
-	return nil, &protocol.HTTPErrorBody{Code: "InvalidAuthHeader", Message: fmt.Sprintf("unknown Authorization scheme %q", scheme)}
+	if len(h) <= 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return nil, &protocol.HTTPErrorBody{Code: "InvalidAuthHeader", Message: "Header must begin with `bearer `"}
+	}
+	ident, err := s.ValidateToken(strings.TrimSpace(h[7:]))
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			return nil, &protocol.HTTPErrorBody{Code: te.Code, Message: te.Message}
+		}
+		return nil, &protocol.HTTPErrorBody{Code: "Unauthenticated", Message: err.Error()}
+	}
+	return ident, nil
+}
+
+// httpRequestID is the request's Convex-Request-Id header, which the
+// backend uses as the request id when it is there, or a new id.
+func httpRequestID(r *http.Request) string {
+	if vals := r.Header.Values("Convex-Request-Id"); len(vals) > 0 && visibleASCII(vals[0]) {
+		return vals[0]
+	}
+	return newRequestID()
 }

@@ -309,6 +309,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.bump(func(st *Stats) { st.HTTPRequests++ })
+	ci, err := identifyClient(r, "")
+	if err != nil {
+		writeHTTPError(w, http.StatusBadRequest, "InvalidClientVersion", err.Error())
+		return
+	}
+	if !checkClient(w, ci) {
+		return
+	}
 	switch {
 	case p == protocol.PathQuery && (r.Method == http.MethodPost || r.Method == http.MethodGet):
 		s.serveFunction(w, r, KindQuery)

@@ -29,7 +29,7 @@ func TestStartOnAddressAndHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if body := readAll(t, resp); body != `{"status":"success","value":"0"}` || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+	if body := readAll(t, resp); body != `{"status":"success","value":0}` || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("%s %v", body, resp.Header)
 	}
 	req, _ := http.NewRequest(http.MethodOptions, hs.URL+"/api/query", nil)

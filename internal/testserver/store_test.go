@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/convexgo/convex/protocol"
 )
 
 func TestMutationsAreTransactional(t *testing.T) {
@@ -16,7 +18,7 @@ func TestMutationsAreTransactional(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		if d, ok := ctx.Get(id); !ok || d["n"] != int64(1) {
+		if d, ok := ctx.Get(id); !ok || d["n"] != 1.0 {
 			return nil, errors.New("own write not visible")
 		}
 		if len(ctx.List("items")) != 1 {
@@ -85,7 +87,7 @@ func TestDocumentsAndTimestamps(t *testing.T) {
 		t.Fatalf("docs %v", docs)
 	}
 	d0, d1 := docs[0].(map[string]any), docs[1].(map[string]any)
-	if d0["_id"] != ids[0] || d0["n"] != int64(10) || d0["keep"] != "k" || d1["_id"] != ids[2] {
+	if d0["_id"] != ids[0] || d0["n"] != 10.0 || d0["keep"] != "k" || d1["_id"] != ids[2] {
 		t.Fatalf("docs %v", docs)
 	}
 	if !(d0["_creationTime"].(float64) < d1["_creationTime"].(float64)) {
@@ -134,6 +136,8 @@ func TestReadsAreCopies(t *testing.T) {
 	}
 }
 
+// TestDemoValidation: the demo's validators refuse bad arguments with the
+// backend's exact messages, and accept what a Convex app's would.
 func TestDemoValidation(t *testing.T) {
 	s := newDemo(t)
 	for _, tc := range []struct {
@@ -141,38 +145,62 @@ func TestDemoValidation(t *testing.T) {
 		args map[string]any
 		want string
 	}{
-		{"messages:list", map[string]any{}, "missing the required field `channel`"},
-		{"messages:list", map[string]any{"channel": int64(1)}, "Path: .channel"},
-		{"messages:send", map[string]any{"channel": "c", "author": "a"}, "field `body`"},
-		{"counter:increment", map[string]any{"name": "n", "by": 1.0}, "Validator: v.int64()"},
-		{"counter:get", map[string]any{"name": "n", "extra": true}, "extra field `extra`"},
-		{"auth:whoami", map[string]any{"x": 1}, "extra field `x`"},
+		{"messages:list", map[string]any{}, "ArgumentValidationError: Object is missing the required field `channel`. " +
+			"Consider wrapping the field validator in `v.optional(...)` if this is expected.\n\n" +
+			"Object: {}\nValidator: v.object({channel: v.string()})"},
+		{"messages:list", map[string]any{"channel": 1}, "ArgumentValidationError: Value does not match validator.\n" +
+			"Path: .channel\nValue: 1.0\nValidator: v.string()"},
+		{"messages:send", map[string]any{"channel": "c", "author": "a"}, "ArgumentValidationError: Object is missing the required field `body`. " +
+			"Consider wrapping the field validator in `v.optional(...)` if this is expected.\n\n" +
+			`Object: {author: "a", channel: "c"}` + "\nValidator: v.object({author: v.string(), body: v.string(), channel: v.string()})"},
+		// An Int64 is not a v.number(); the backend prints it as digits.
+		{"counter:increment", map[string]any{"name": "n", "by": protocol.Int64(1)}, "ArgumentValidationError: Value does not match validator.\n" +
+			"Path: .by\nValue: 1\nValidator: v.float64()"},
+		{"counter:get", map[string]any{"name": "n", "extra": true}, "ArgumentValidationError: Object contains extra field `extra` that is not in the validator.\n\n" +
+			`Object: {extra: true, name: "n"}` + "\nValidator: v.object({name: v.string()})"},
+		{"auth:whoami", map[string]any{"x": 1}, "ArgumentValidationError: Object contains extra field `x` that is not in the validator.\n\n" +
+			"Object: {x: 1.0}\nValidator: v.object({})"},
 	} {
-		out := s.call(s.ctx, 0, tc.path, mustNormalize(t, tc.args), nil, callOpts{})
-		if out.err == nil || !strings.HasPrefix(out.errMsg, "ArgumentValidationError: ") || !strings.Contains(out.errMsg, tc.want) {
-			t.Errorf("%s %v: %q", tc.path, tc.args, out.errMsg)
+		out := s.call(s.ctx, 0, tc.path, mustNormalize(t, tc.args), nil, callOpts{requestID: "0123456789abcdef"})
+		if out.err == nil || out.errCore != tc.want {
+			t.Errorf("%s %v:\n got %q\nwant %q", tc.path, tc.args, out.errCore, tc.want)
+		}
+		if want := "[Request ID: 0123456789abcdef] Server Error\n" + tc.want + "\n"; out.errMsg != want {
+			t.Errorf("%s %v: message %q, want %q", tc.path, tc.args, out.errMsg, want)
 		}
 	}
-	v, err := s.RunMutation("counter:increment", map[string]any{"name": "n", "by": int64(5)})
-	if err != nil || v != int64(5) {
+	v, err := s.RunMutation("counter:increment", map[string]any{"name": "n", "by": 5})
+	if err != nil || v != 5.0 {
 		t.Fatal(v, err)
 	}
 	v, _ = s.RunMutation("counter:increment", map[string]any{"name": "n"})
-	if v != int64(6) {
+	if v != 6.0 {
 		t.Fatal(v)
 	}
 	v, _ = s.RunQuery("counter:get", map[string]any{"name": "n"})
 	w, _ := s.RunQuery("counter:get", map[string]any{"name": "unset"})
-	if v != int64(6) || w != int64(0) {
+	if v != 6.0 || w != 0.0 {
 		t.Fatal(v, w)
 	}
-	args := map[string]any{"x": []any{int64(1), "s"}}
+	// echo:run has args v.any(): anything goes, Int64 included.
+	args := map[string]any{"x": []any{protocol.Int64(1), "s"}}
 	if v, _ := s.RunAction("echo:run", args); !reflect.DeepEqual(v, args) {
 		t.Fatal(v)
 	}
 	var ce ConvexError
 	if _, err := s.RunQuery("errors:throw", nil); !errors.As(err, &ce) || !reflect.DeepEqual(ce.Data, map[string]any{"code": "boom"}) {
 		t.Fatal(err)
+	}
+	if v, err := s.RunQuery("auth:whoami", nil); v != nil || err != nil {
+		t.Fatal(v, err)
+	}
+	id, err := s.RunMutation("messages:send", map[string]any{"channel": "c", "author": "a", "body": "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := s.RunQuery("messages:list", map[string]any{"channel": "c"})
+	if err != nil || len(docs.([]any)) != 1 || docs.([]any)[0].(map[string]any)["_id"] != id {
+		t.Fatal(docs, err)
 	}
 }
 

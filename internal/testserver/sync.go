@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -17,98 +17,23 @@ import (
 	"github.com/convexgo/convex/protocol"
 )
 
-// maxClientFrame is the read limit of a sync socket, 16 MiB, as on the
-// real backend: it reads sync sockets with tungstenite's default
-// WebSocketConfig (max_frame_size 16 MiB; crates/common/src/http/
-// websocket.rs keeps the defaults) and ends the socket on a larger frame.
-// (The backend closes with 1011 InternalServerError; this server, through
-// coder/websocket, with 1009.) Function arguments may be 16 MiB
-// themselves, so a message near that size does not fit.
+// maxClientFrame is the largest client frame the backend reads: its
+// WebSocket library's default max_frame_size, 16 MiB (a larger frame is a
+// read error, which closes the socket with 1011 InternalServerError).
 const maxClientFrame = 16 << 20
 
-// maxQueuedMutations is how many mutations one socket may have waiting.
+// maxQueuedMutations is how many mutations one socket may have waiting
+// (OPERATION_QUEUE_BUFFER_SIZE in crates/sync/src/worker.rs).
 const maxQueuedMutations = 1000
-
-// clientInfo is who a socket's client says it is.
-type clientInfo struct {
-	name    string // "npm", "rust", "go", ... or "unknown"
-	version semver
-}
-
-// identifyClient reads the Convex-Client header, or else the version in
-// the path (which means npm).
-func identifyClient(r *http.Request, pathVersion string) (clientInfo, error) {
-	if h := r.Header.Get("Convex-Client"); h != "" {
-		name, ver, ok := strings.Cut(h, "-")
-		if !ok {
-			return clientInfo{}, fmt.Errorf("Convex-Client header %q is not <client>-<semver>", h)
-		}
-		v, ok := parseSemver(ver)
-		if !ok {
-			return clientInfo{}, fmt.Errorf("Convex-Client header %q has an invalid version", h)
-		}
-		return clientInfo{name: name, version: v}, nil
-	}
-	if pathVersion != "" {
-		v, ok := parseSemver(pathVersion)
-		if !ok {
-			return clientInfo{}, fmt.Errorf("client version %q in the path is not a semantic version", pathVersion)
-		}
-		return clientInfo{name: "npm", version: v}, nil
-	}
-	return clientInfo{name: "unknown"}, nil
-}
-
-func (ci clientInfo) supportsChunks() bool {
-	return ci.name == "npm" && !ci.version.less(semver{1, 28, 0})
-}
-
-// semver is the numeric part of a semantic version.
-type semver struct{ major, minor, patch int }
-
-func (a semver) less(b semver) bool {
-	if a.major != b.major {
-		return a.major < b.major
-	}
-	if a.minor != b.minor {
-		return a.minor < b.minor
-	}
-	return a.patch < b.patch
-}
-
-// parseSemver parses MAJOR.MINOR.PATCH, optionally followed by a
-// prerelease or build-metadata suffix.
-func parseSemver(s string) (semver, bool) {
-	core := s
-	if i := strings.IndexAny(core, "-+"); i >= 0 {
-		if i == len(core)-1 {
-			return semver{}, false
-		}
-		core = core[:i]
-	}
-	parts := strings.Split(core, ".")
-	if len(parts) != 3 {
-		return semver{}, false
-	}
-	var n [3]int
-	for i, p := range parts {
-		if p == "" || (len(p) > 1 && p[0] == '0') {
-			return semver{}, false
-		}
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 {
-			return semver{}, false
-		}
-		n[i] = v
-	}
-	return semver{n[0], n[1], n[2]}, true
-}
 
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion string) {
 	s.recordSyncRequest(SyncRequest{Path: r.URL.Path, Client: r.Header.Get("Convex-Client")})
 	ci, err := identifyClient(r, pathVersion)
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "InvalidClientVersion", err.Error())
+		return
+	}
+	if !checkClient(w, ci) {
 		return
 	}
 	if s.refusing() {
@@ -119,7 +44,9 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion s
 	if err != nil {
 		return // Accept has answered the request
 	}
-	ws.SetReadLimit(maxClientFrame)
+	// The read limit is one byte more than the backend's, so that readLoop
+	// sees an oversized frame and closes the socket as the backend does.
+	ws.SetReadLimit(maxClientFrame + 1)
 	c := &syncConn{
 		s:         s,
 		ws:        ws,
@@ -228,22 +155,26 @@ type queryResult struct {
 	ok       bool
 	value    []byte
 	errMsg   string
+	errCore  string // errMsg without the request id, which changes every run
 	errData  []byte
 	logLines []string
 }
 
+// equal compares results as the backend's deduplication hash does: the
+// request id of an error does not count.
 func (a queryResult) equal(b queryResult) bool {
-	return a.ok == b.ok && bytes.Equal(a.value, b.value) && a.errMsg == b.errMsg &&
+	return a.ok == b.ok && bytes.Equal(a.value, b.value) && a.errCore == b.errCore &&
 		bytes.Equal(a.errData, b.errData) && (a.errData == nil) == (b.errData == nil) &&
 		slices.Equal(a.logLines, b.logLines)
 }
 
 type mutationJob struct {
-	request protocol.RequestID
-	path    string
-	args    []byte
-	ident   *Identity
-	key     *idemKey
+	request   protocol.RequestID
+	requestID string // for error messages; "" for a random one
+	path      string
+	args      []byte
+	ident     *Identity
+	key       *idemKey
 }
 
 type outFrame struct {
@@ -284,16 +215,33 @@ func (c *syncConn) readLoop() {
 	defer c.wg.Done()
 	defer c.cancel()
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		typ, r, err := c.ws.Reader(c.ctx)
 		if err != nil {
 			return
 		}
-		var msg protocol.ClientMessage
-		var derr error
-		if typ != websocket.MessageText {
-			derr = errors.New("binary frames are not supported")
-		} else {
-			msg, derr = protocol.DecodeClientMessage(data)
+		data, err := io.ReadAll(io.LimitReader(r, maxClientFrame+1))
+		if err != nil {
+			return
+		}
+		if len(data) > maxClientFrame || typ != websocket.MessageText {
+			// The backend's WebSocket reader fails on a frame over 16 MiB,
+			// and its sync handler on a non-text message ("Unexpected
+			// message type"): errors without metadata, so the socket is
+			// closed with 1011 InternalServerError and no FatalError.
+			detail := "binary frames are not supported"
+			if len(data) > maxClientFrame {
+				detail = fmt.Sprintf("client frame larger than %d bytes", maxClientFrame)
+				data = data[:0]
+			}
+			c.s.record(ReceivedMessage{Conn: c.id, Raw: data, Err: errors.New(detail)})
+			if c.post(func() { c.internalError(detail) }) {
+				<-c.ctx.Done() // the writer ends it after the close frame
+			}
+			return
+		}
+		msg, derr := protocol.DecodeClientMessage(data)
+		if derr != nil {
+			derr = invalidMessage(data, derr)
 		}
 		c.s.record(ReceivedMessage{Conn: c.id, Msg: msg, Raw: data, Err: derr})
 		if !c.post(func() { c.handle(msg, derr) }) {
@@ -354,17 +302,29 @@ func (c *syncConn) mutationLoop() {
 }
 
 func (c *syncConn) runRequest(kind FunctionKind, job mutationJob) outcome {
-	v, err := protocol.DecodeValue(job.args)
-	args, ok := v.(map[string]any)
-	if err != nil || !ok {
-		var out outcome
-		if err == nil {
-			err = errors.New("arguments must be an object")
-		}
-		out.fail(sysErrorf("ArgumentValidationError: invalid arguments: %v", err))
-		return out
+	args, argsErr := decodeArgs(job.path, job.args)
+	return c.s.call(c.ctx, kind, job.path, args, job.ident,
+		callOpts{idem: job.key, except: c, requestID: job.requestID, argsErr: argsErr})
+}
+
+// decodeArgs decodes a message's args object. A failure is the backend's
+// message for arguments it cannot read: "Invalid arguments provided" when
+// there are none, "Invalid arguments for <module>.js:<function>: ..." when
+// they are not Convex values.
+func decodeArgs(path string, raw []byte) (map[string]any, error) {
+	if string(raw) == "null" {
+		return nil, invalidArgumentsError
 	}
-	return c.s.call(c.ctx, kind, job.path, args, job.ident, callOpts{idem: job.key, except: c})
+	v, err := protocol.DecodeValue(raw)
+	args, ok := v.(map[string]any)
+	if err == nil && !ok {
+		err = errors.New("arguments must be an object")
+	}
+	if err != nil {
+		fp, _ := parseFunctionPath(path) // checked when the message arrived
+		return nil, sysErrorf("Invalid arguments for %s: %v", fp.canonical(), err)
+	}
+	return args, nil
 }
 
 // handle processes one client frame on the owner goroutine.
@@ -374,6 +334,10 @@ func (c *syncConn) handle(msg protocol.ClientMessage, derr error) {
 	}
 	if derr != nil {
 		c.fatal("Received Invalid JSON on websocket: " + derr.Error())
+		return
+	}
+	if err := checkMessagePaths(msg); err != nil {
+		c.fatal("Received Invalid JSON on websocket: " + err.Error())
 		return
 	}
 	switch m := msg.(type) {
@@ -430,8 +394,9 @@ func (c *syncConn) onConnect(m *protocol.Connect) {
 
 func (c *syncConn) onModifyQuerySet(m *protocol.ModifyQuerySet) {
 	if m.BaseVersion != c.qsVersion {
-		c.fatal(fmt.Sprintf("BaseVersionMismatch: ModifyQuerySet has baseVersion %d, but the query set is at version %d",
-			m.BaseVersion, c.qsVersion))
+		// A BadRequest BaseVersionMismatch (crates/sync/src/state.rs); the
+		// FatalError carries its message, not its short code.
+		c.fatal(fmt.Sprintf("Base version %d passed up doesn't match the current version %d", m.BaseVersion, c.qsVersion))
 		return
 	}
 	if m.NewVersion <= m.BaseVersion {
@@ -446,24 +411,12 @@ func (c *syncConn) onModifyQuerySet(m *protocol.ModifyQuerySet) {
 				c.internalError(fmt.Sprintf("query id %d is already in the query set", mod.QueryID))
 				return
 			}
-			if err := protocol.ValidateUDFPath(mod.UDFPath); err != nil {
-				c.fatal(fmt.Sprintf("Invalid function path %q: %v", mod.UDFPath, err))
-				return
-			}
 			if mod.ComponentPath != "" {
 				c.internalError("only admins may run functions in components")
 				return
 			}
-			q := &liveQuery{path: protocol.CanonicalizeUDFPath(mod.UDFPath)}
-			v, err := protocol.DecodeValue(mod.Args)
-			if args, ok := v.(map[string]any); err == nil && ok {
-				q.args = args
-			} else {
-				if err == nil {
-					err = errors.New("arguments must be an object")
-				}
-				q.argsErr = err
-			}
+			q := &liveQuery{path: mod.UDFPath}
+			q.args, q.argsErr = decodeArgs(mod.UDFPath, mod.Args)
 			c.queries[mod.QueryID] = q
 			c.added[mod.QueryID] = true
 			c.s.bump(func(st *Stats) { st.LiveQueries++ })
@@ -508,15 +461,14 @@ func (c *syncConn) onAuthenticate(m *protocol.Authenticate) {
 }
 
 func (c *syncConn) onRequest(kind FunctionKind, req protocol.RequestID, path string, args []byte, component string) {
-	if err := protocol.ValidateUDFPath(path); err != nil {
-		c.fatal(fmt.Sprintf("Invalid function path %q: %v", path, err))
-		return
-	}
 	if component != "" {
 		c.internalError("only admins may run functions in components")
 		return
 	}
 	job := mutationJob{request: req, path: path, args: args, ident: c.identity}
+	if c.sessionID != "" {
+		job.requestID = wsRequestID(c.sessionID, req)
+	}
 	if kind == KindAction {
 		c.wg.Go(func() {
 			if c.s.expired(job.ident) {
@@ -539,8 +491,11 @@ func (c *syncConn) onRequest(kind FunctionKind, req protocol.RequestID, path str
 	select {
 	case c.mutations <- job:
 	default:
-		c.send(&protocol.MutationResponse{RequestID: req, ErrorMessage: "TooManyConcurrentMutations: too many mutations are queued on this connection"})
-		c.needTransition, c.advance = true, true
+		// worker.rs: a RateLimited error, which fails the connection: close
+		// 1013 with its short code, and no FatalError.
+		c.s.cfg.logger.Info("sync rate limited", "conn", c.id, "error",
+			fmt.Sprintf("Too many concurrent mutations. Only up to %d pending mutations allowed on a single websocket.", maxQueuedMutations))
+		c.closeWith(websocket.StatusTryAgainLater, "TooManyConcurrentMutations")
 	}
 }
 
@@ -629,12 +584,9 @@ func readsAny(reads, changed map[string]bool) bool {
 }
 
 func (c *syncConn) runQuery(q *liveQuery, snap *snapshot) (queryResult, map[string]bool) {
-	if q.argsErr != nil {
-		return queryResult{errMsg: "ArgumentValidationError: invalid arguments: " + q.argsErr.Error()}, nil
-	}
-	out := c.s.call(c.ctx, KindQuery, q.path, q.args, c.identity, callOpts{snap: snap})
+	out := c.s.call(c.ctx, KindQuery, q.path, q.args, c.identity, callOpts{snap: snap, argsErr: q.argsErr})
 	if out.err != nil {
-		return queryResult{errMsg: out.errMsg, errData: out.errData, logLines: out.logLines}, out.reads
+		return queryResult{errMsg: out.errMsg, errCore: out.errCore, errData: out.errData, logLines: out.logLines}, out.reads
 	}
 	return queryResult{ok: true, value: out.value, logLines: out.logLines}, out.reads
 }

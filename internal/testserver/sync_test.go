@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -34,7 +35,7 @@ func TestSubscribeMutateAndUpdate(t *testing.T) {
 	if m := tr.Modifications[0]; m.Type != protocol.TypeQueryUpdated || string(m.Value) != "[]" || m.Journal != nil {
 		t.Fatalf("messages:list %+v", m)
 	}
-	if m := tr.Modifications[1]; decode(t, m.Value) != int64(0) {
+	if m := tr.Modifications[1]; decode(t, m.Value) != 0.0 {
 		t.Fatalf("counter:get %+v", m)
 	}
 	if tr.ServerTS == nil || tr.ClientClockSkew == nil {
@@ -94,15 +95,15 @@ func TestReactivityAcrossSockets(t *testing.T) {
 	if tr := a.transition(); len(tr.Modifications) != 1 {
 		t.Fatalf("a: %+v", tr.Modifications)
 	}
-	a.mutation(1, "counter:increment", map[string]any{"name": "n", "by": int64(41)})
-	if r := expectMsg[*protocol.MutationResponse](a); decode(t, r.Result) != int64(41) {
+	a.mutation(1, "counter:increment", map[string]any{"name": "n", "by": 41})
+	if r := expectMsg[*protocol.MutationResponse](a); decode(t, r.Result) != 41.0 {
 		t.Fatalf("increment %+v", r)
 	}
 	if tr := a.transition(); len(tr.Modifications) != 0 {
 		t.Fatalf("a subscribes to nothing the counter changed: %+v", tr.Modifications)
 	}
 	tr := b.transition() // the first frame b gets is the counter update
-	if len(tr.Modifications) != 1 || tr.Modifications[0].QueryID != 7 || decode(t, tr.Modifications[0].Value) != int64(41) {
+	if len(tr.Modifications) != 1 || tr.Modifications[0].QueryID != 7 || decode(t, tr.Modifications[0].Value) != 41.0 {
 		t.Fatalf("b: %+v", tr.Modifications)
 	}
 	if tr.EndVersion.QuerySet != 1 {
@@ -125,7 +126,7 @@ func TestUnchangedResultsOmittedAfterMutation(t *testing.T) {
 	c.connect()
 	c.modify(0, add(t, 0, "counter:get", map[string]any{"name": "n"}))
 	c.transition()
-	c.mutation(0, "counter:increment", map[string]any{"name": "n", "by": int64(0)})
+	c.mutation(0, "counter:increment", map[string]any{"name": "n", "by": 0})
 	r := expectMsg[*protocol.MutationResponse](c)
 	tr := c.transition()
 	if len(tr.Modifications) != 0 {
@@ -155,22 +156,27 @@ func TestEmptyTransitionAfterEveryRequest(t *testing.T) {
 	}
 	// A failed mutation: result is the message, ts null, errorData only
 	// for a ConvexError; still followed by a Transition.
-	c.mutation(1, "counter:increment", map[string]any{"name": "z", "by": 1.5})
+	c.mutation(1, "counter:increment", map[string]any{"name": "z", "by": "1"})
 	r = expectMsg[*protocol.MutationResponse](c)
-	if r.Success || !strings.HasPrefix(r.ErrorMessage, "ArgumentValidationError: ") || r.ErrorData != nil || r.TS != 0 {
+	if r.Success || r.ErrorData != nil || r.TS != 0 {
 		t.Fatalf("failed mutation %+v", r)
+	}
+	if core, id := serverError(t, r.ErrorMessage); core != "ArgumentValidationError: Value does not match validator.\nPath: .by\nValue: \"1\"\nValidator: v.float64()" ||
+		id != wsRequestID(testSession, 1) {
+		t.Fatalf("failed mutation message %q", r.ErrorMessage)
 	}
 	c.transition()
 	c.send(&protocol.Mutation{RequestID: 9, UDFPath: "counter:increment", Args: []byte(`{"$bad":1}`)})
 	r = expectMsg[*protocol.MutationResponse](c)
-	if r.Success || !strings.Contains(r.ErrorMessage, "invalid arguments") {
+	if core, _ := serverError(t, r.ErrorMessage); r.Success || !strings.HasPrefix(core, "Invalid arguments for counter.js:increment: ") {
 		t.Fatalf("bad args %+v", r)
 	}
 	c.transition()
 	c.action(2, "echo:run", map[string]any{})
 	expectMsg[*protocol.ActionResponse](c)
 	c.transition()
-	if st := s.Stats(); st.MutationsRun != 2 || st.MutationsCommitted != 1 || st.ActionsRun != 1 {
+	// Mutations whose arguments fail never run.
+	if st := s.Stats(); st.MutationsRun != 1 || st.MutationsCommitted != 1 || st.ActionsRun != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -178,7 +184,7 @@ func TestEmptyTransitionAfterEveryRequest(t *testing.T) {
 func TestQueryFailedAndConvexError(t *testing.T) {
 	s := newDemo(t)
 	s.RegisterMutation("m:fails", func(*MutationCtx, map[string]any) (any, error) {
-		return nil, &ConvexError{Data: map[string]any{"n": int64(5)}}
+		return nil, &ConvexError{Data: map[string]any{"n": protocol.Int64(5)}}
 	})
 	s.RegisterQuery("m:plain", func(ctx *QueryCtx, _ map[string]any) (any, error) {
 		ctx.Log("about to fail")
@@ -193,21 +199,26 @@ func TestQueryFailedAndConvexError(t *testing.T) {
 		add(t, 3, "m:plain", nil))
 	tr := c.transition()
 	m := tr.Modifications[0]
-	if m.Type != protocol.TypeQueryFailed || m.ErrorMessage != `Uncaught ConvexError: {"code":"boom"}` || string(m.ErrorData) != `{"code":"boom"}` {
+	if core, _ := serverError(t, m.ErrorMessage); m.Type != protocol.TypeQueryFailed || core != `Uncaught ConvexError: {"code":"boom"}` || string(m.ErrorData) != `{"code":"boom"}` {
 		t.Fatalf("errors:throw %+v", m)
 	}
-	if m := tr.Modifications[1]; m.ErrorMessage != "Could not find public function for 'nope:missing'" || m.ErrorData != nil {
+	if m := tr.Modifications[1]; m.ErrorData != nil {
 		t.Fatalf("missing %+v", m)
+	} else if core, _ := serverError(t, m.ErrorMessage); core != "Could not find public function for 'nope:missing'." {
+		t.Fatalf("missing %q", core)
 	}
-	if m := tr.Modifications[2]; m.Type != protocol.TypeQueryFailed || !strings.Contains(m.ErrorMessage, "defined as Mutation") {
-		t.Fatalf("wrong kind %+v", m)
+	if core, _ := serverError(t, tr.Modifications[2].ErrorMessage); core != "Trying to execute messages.js:send as Query, but it is defined as Mutation." {
+		t.Fatalf("wrong kind %q", core)
 	}
-	if m := tr.Modifications[3]; m.ErrorMessage != "Uncaught Error: nope" || !reflect.DeepEqual(m.LogLines, []string{"[LOG] 'about to fail'"}) {
+	if m := tr.Modifications[3]; !reflect.DeepEqual(m.LogLines, []string{"[LOG] 'about to fail'"}) {
 		t.Fatalf("plain %+v", m)
+	} else if core, _ := serverError(t, m.ErrorMessage); core != "Uncaught Error: nope" {
+		t.Fatalf("plain %q", core)
 	}
 	c.mutation(0, "m:fails", nil)
 	r := expectMsg[*protocol.MutationResponse](c)
-	if r.Success || r.ErrorMessage != `Uncaught ConvexError: {"n":"5"}` || string(r.ErrorData) != `{"n":{"$integer":"BQAAAAAAAAA="}}` {
+	if r.Success || r.ErrorMessage != "[Request ID: "+wsRequestID(testSession, 0)+"] Server Error\nUncaught ConvexError: {\"n\":\"5\"}\n" ||
+		string(r.ErrorData) != `{"n":{"$integer":"BQAAAAAAAAA="}}` {
 		t.Fatalf("%+v", r)
 	}
 	c.transition()
@@ -241,7 +252,7 @@ func TestBaseVersionMismatchIsFatal(t *testing.T) {
 	c.transition()
 	c.modify(0) // should be 1
 	fe := expectMsg[*protocol.FatalError](c)
-	if !strings.Contains(fe.Error, "BaseVersionMismatch") {
+	if fe.Error != "Base version 0 passed up doesn't match the current version 1" {
 		t.Fatalf("%+v", fe)
 	}
 	if code, _ := c.closed(); code != websocket.StatusNoStatusRcvd {
@@ -273,6 +284,21 @@ func TestConnectionFailuresClose1011(t *testing.T) {
 			ts := protocol.Timestamp(1 << 62)
 			c.send(&protocol.Connect{SessionID: testSession, MaxObservedTimestamp: &ts})
 		}},
+		// The backend's sync handler fails on a non-text message with an
+		// error that has no metadata: 1011, no FatalError.
+		{"binary frame", func(t *testing.T, c *wsClient) {
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			if err := c.ws.Write(ctx, websocket.MessageBinary, []byte(`{"type":"Event","eventType":"x","event":null}`)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// Its WebSocket reader refuses a frame over 16 MiB (max_frame_size)
+		// with a plain error too.
+		{"frame over 16 MiB", func(t *testing.T, c *wsClient) {
+			body := strings.Repeat("x", maxClientFrame)
+			c.sendRaw([]byte(`{"type":"Event","eventType":"` + body + `","event":null}`))
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,11 +318,25 @@ func TestFatalErrors(t *testing.T) {
 		name, want string
 		send       func(t *testing.T, c *wsClient)
 	}{
-		{"invalid udf path in Add", "Invalid function path", func(t *testing.T, c *wsClient) {
+		{"invalid udf path in Add", "Received Invalid JSON on websocket: Path component bad path!.js can only contain alphanumeric characters, underscores, or periods.", func(t *testing.T, c *wsClient) {
 			c.modify(0, add(t, 0, "bad path!", nil))
 		}},
-		{"invalid udf path in Mutation", "Invalid function path", func(t *testing.T, c *wsClient) {
-			c.mutation(0, "_system/x:y", nil)
+		// The path is parsed with the message, before the base version is
+		// looked at.
+		{"invalid udf path before base version", "Received Invalid JSON on websocket: Module path (messages.ts) has an extension that isn't 'js'.", func(t *testing.T, c *wsClient) {
+			c.modify(7, add(t, 0, "messages.ts:list", nil))
+		}},
+		{"invalid udf path in Mutation", "Received Invalid JSON on websocket: Identifier a-b has invalid character '-': Identifiers can only contain alphanumeric characters or underscores", func(t *testing.T, c *wsClient) {
+			c.mutation(0, "messages:a-b", nil)
+		}},
+		{"mutation without args", "Received Invalid JSON on websocket: Mutation lacks args", func(t *testing.T, c *wsClient) {
+			c.sendRaw([]byte(`{"type":"Mutation","requestId":0,"udfPath":"counter:increment"}`))
+		}},
+		{"action with args null", "Received Invalid JSON on websocket: Action lacks args", func(t *testing.T, c *wsClient) {
+			c.sendRaw([]byte(`{"type":"Action","requestId":0,"udfPath":"echo:run","args":null}`))
+		}},
+		{"bad path wins over missing args", "Received Invalid JSON on websocket: Identifier cannot be empty", func(t *testing.T, c *wsClient) {
+			c.sendRaw([]byte(`{"type":"Mutation","requestId":0,"udfPath":"counter:"}`))
 		}},
 		{"invalid json", "Received Invalid JSON", func(t *testing.T, c *wsClient) { c.sendRaw([]byte("{nope")) }},
 		{"unknown message", "Received Invalid JSON", func(t *testing.T, c *wsClient) { c.sendRaw([]byte(`{"type":"Nope"}`)) }},
@@ -341,7 +381,7 @@ func TestMutationIdempotentAcrossReconnect(t *testing.T) {
 	reason := "closed with code 1006"
 	c2.send(&protocol.Connect{SessionID: testSession, ConnectionCount: 1, LastCloseReason: &reason, MaxObservedTimestamp: &ts})
 	c2.modify(0, add(t, 0, "counter:get", map[string]any{"name": "n"}))
-	if tr := c2.transition(); decode(t, tr.Modifications[0].Value) != int64(1) {
+	if tr := c2.transition(); decode(t, tr.Modifications[0].Value) != 1.0 {
 		t.Fatalf("%+v", tr)
 	}
 	c2.mutation(7, "counter:increment", map[string]any{"name": "n"})
@@ -361,7 +401,7 @@ func TestMutationIdempotentAcrossReconnect(t *testing.T) {
 	c3 := dial(t, s)
 	c3.send(&protocol.Connect{SessionID: "00000000-0000-4000-8000-000000000000"})
 	c3.mutation(7, "counter:increment", map[string]any{"name": "n"})
-	if r := expectMsg[*protocol.MutationResponse](c3); decode(t, r.Result) != int64(2) {
+	if r := expectMsg[*protocol.MutationResponse](c3); decode(t, r.Result) != 2.0 {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -373,7 +413,7 @@ func TestOwnMutationResponseComesBeforeItsEffects(t *testing.T) {
 		c.mutation(protocol.RequestID(i), "counter:increment", map[string]any{"name": "n"})
 		r := expectMsg[*protocol.MutationResponse](c)
 		tr := c.transition()
-		if len(tr.Modifications) != 1 || decode(t, tr.Modifications[0].Value) != int64(i+1) || tr.EndVersion.TS < r.TS {
+		if len(tr.Modifications) != 1 || decode(t, tr.Modifications[0].Value) != float64(i+1) || tr.EndVersion.TS < r.TS {
 			t.Fatalf("mutation %d: response %+v then %+v", i, r, tr)
 		}
 	}
@@ -394,7 +434,7 @@ func TestSocketSnapshotWaitsForOwnMutationResponse(t *testing.T) {
 	// and the existing query is not reported as changed yet.
 	c.modify(1, add(t, 1, "counter:get", map[string]any{"name": "n"}))
 	tr := c.transition()
-	if len(tr.Modifications) != 1 || tr.Modifications[0].QueryID != 1 || decode(t, tr.Modifications[0].Value) != int64(0) {
+	if len(tr.Modifications) != 1 || tr.Modifications[0].QueryID != 1 || decode(t, tr.Modifications[0].Value) != 0.0 {
 		t.Fatalf("before the response: %+v", tr.Modifications)
 	}
 	close(release)
@@ -404,7 +444,7 @@ func TestSocketSnapshotWaitsForOwnMutationResponse(t *testing.T) {
 		t.Fatalf("after the response: %+v", tr)
 	}
 	for _, m := range tr.Modifications {
-		if decode(t, m.Value) != int64(1) {
+		if decode(t, m.Value) != 1.0 {
 			t.Fatalf("after the response: %+v", tr.Modifications)
 		}
 	}
@@ -422,7 +462,7 @@ func TestMutationsRunInOrder(t *testing.T) {
 	for i := 0; i < n; {
 		switch m := c.next().(type) {
 		case *protocol.MutationResponse:
-			if m.RequestID != protocol.RequestID(i) || decode(t, m.Result) != int64(i+1) || m.TS <= last {
+			if m.RequestID != protocol.RequestID(i) || decode(t, m.Result) != float64(i+1) || m.TS <= last {
 				t.Fatalf("response %d: %+v (last ts %d)", i, m, last)
 			}
 			last = m.TS
@@ -446,7 +486,7 @@ func TestActions(t *testing.T) {
 		}
 	})
 	s.RegisterAction("calls:both", func(ctx *ActionCtx, args map[string]any) (any, error) {
-		if _, err := ctx.RunMutation("counter:increment", map[string]any{"name": "a", "by": int64(3)}); err != nil {
+		if _, err := ctx.RunMutation("counter:increment", map[string]any{"name": "a", "by": 3}); err != nil {
 			return nil, err
 		}
 		ctx.Log("incremented")
@@ -473,7 +513,7 @@ func TestActions(t *testing.T) {
 	c.transition()
 	c.action(2, "calls:both", nil)
 	r = expectMsg[*protocol.ActionResponse](c)
-	if r.RequestID != 2 || string(r.Result) != `[{"$integer":"AwAAAAAAAAA="},{"code":"boom"}]` ||
+	if r.RequestID != 2 || string(r.Result) != `[3,{"code":"boom"}]` ||
 		!reflect.DeepEqual(r.LogLines, []string{"[LOG] 'incremented'"}) {
 		t.Fatalf("calls:both %+v", r)
 	}
@@ -645,7 +685,7 @@ func TestConcurrentSocketsAndMutations(t *testing.T) {
 	for _, c := range clients {
 		responses := 0
 		var value any
-		for responses < each || value != int64(sockets*each) {
+		for responses < each || value != float64(sockets*each) {
 			switch m := c.next().(type) {
 			case *protocol.MutationResponse:
 				if !m.Success {
@@ -680,6 +720,13 @@ func TestTransitionChunks(t *testing.T) {
 		{"npm 1.28.0 by path", nil, []dialOption{withPath("/api/1.28.0/sync"), withClientHeader("")}, true},
 		{"npm 1.27.9 by header", nil, []dialOption{withClientHeader("npm-1.27.9")}, false},
 		{"npm 1.48.0 by header", nil, []dialOption{withClientHeader("npm-1.48.0")}, true},
+		// The backend compares semantic versions: a 1.28.0 prerelease is
+		// below 1.28.0; client names are case-insensitive; npm-cli and
+		// other clients never get chunks.
+		{"npm 1.28.0 prerelease", nil, []dialOption{withClientHeader("npm-1.28.0-alpha.1")}, false},
+		{"NPM upper case", nil, []dialOption{withClientHeader("NPM-1.30.0")}, true},
+		{"npm-cli", nil, []dialOption{withClientHeader("npm-cli-1.30.0")}, false},
+		{"go with a non-semver version", nil, []dialOption{withClientHeader("go-x")}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newDemo(t, append(tc.opts, WithTransitionChunkSize(100))...)
@@ -747,26 +794,35 @@ func TestSplitUTF8(t *testing.T) {
 func TestClientVersionChecks(t *testing.T) {
 	s := newDemo(t)
 	for _, tc := range []struct {
-		name string
-		opts []dialOption
+		name, code, msg string
+		opts            []dialOption
 	}{
-		{"header without dash", []dialOption{withClientHeader("go")}},
-		{"header bad version", []dialOption{withClientHeader("go-x.y")}},
-		{"path bad version", []dialOption{withPath("/api/latest/sync"), withClientHeader("")}},
+		{"header without dash", "InvalidClientVersion", "Failed to parse client version string: 'go'. Expected format is {client_name}-{semver}, e.g. my-esolang-client-0.0.1",
+			[]dialOption{withClientHeader("go")}},
+		{"path bad version", "InvalidClientVersion", "Failed to parse client version: unexpected character 'l' while parsing major version number",
+			[]dialOption{withPath("/api/latest/sync"), withClientHeader("")}},
+		{"npm too old", "ClientVersionUnsupported", "The Convex npm package at version 0.19.1 is no longer supported. Update your Convex npm version with `npx convex update` or `npm update`.",
+			[]dialOption{withClientHeader("npm-0.19.1")}},
+		{"npm version not semver", "ClientVersionUnsupported", "The Convex npm package at version x is no longer supported. Update your Convex npm version with `npx convex update` or `npm update`.",
+			[]dialOption{withClientHeader("NPM-x")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, resp, err := tryDial(t, s, tc.opts...)
 			if err == nil || resp == nil || resp.StatusCode != 400 {
 				t.Fatalf("err %v resp %v", err, resp)
 			}
-			if body := readAll(t, resp); !strings.Contains(body, `"code":"InvalidClientVersion"`) {
-				t.Fatalf("body %s", body)
+			var body protocol.HTTPErrorBody
+			if err := json.Unmarshal([]byte(readAll(t, resp)), &body); err != nil || body.Code != tc.code || body.Message != tc.msg {
+				t.Fatalf("body %+v (%v)", body, err)
 			}
 		})
 	}
-	// Both routes work with a valid client.
+	// Both routes work with a valid client; any other client name takes
+	// any version, as the backend's unrecognised client types do.
 	dial(t, s, withPath("/api/1.2.3/sync"))
 	dial(t, s, withPath("/api/sync"), withClientHeader(""))
+	dial(t, s, withClientHeader("go-x.y"))
+	dial(t, s, withClientHeader("my-esolang-client-0.0.1"))
 }
 
 func TestReceivedLog(t *testing.T) {
