@@ -61,6 +61,8 @@ var Rules = []Rule{
 		Forbid: []string{Module + "/client", Module + "/transport", Module + "/subscription", Module + "/internal/testserver"}},
 	{Match: Module + "/internal/testserver/...", Why: "the test deployment is an independent oracle",
 		Forbid: []string{Module + "/subscription", Module + "/client", Module + "/transport", Module + "/tokenprovider"}},
+	{Match: Module + "/convextest", Why: "the public test deployment is the independent oracle's face, not a client",
+		Forbid: []string{Module + "/subscription", Module + "/client", Module + "/transport", Module + "/tokenprovider"}},
 	{Match: Module + "/betterauth", Why: "the Better Auth token source sits on tokenprovider, below the client",
 		Forbid: []string{Module + "/client", Module + "/transport", Module + "/subscription", Module + "/internal/..."}},
 	{Match: Module + "/internal/betterauthserver", Why: "the Better Auth test server is an independent oracle",
