@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,5 +59,66 @@ func TestSetAdminAuthOnTheWire(t *testing.T) {
 	}
 	if h := c.currentAuthorization(); h != "" {
 		t.Fatalf("after ClearAuth: %q", h)
+	}
+}
+
+// Against the test deployment: an admin key calls internal functions, acts
+// as a user when asked, and a wrong key is refused.
+func TestAdminKeyAgainstDeployment(t *testing.T) {
+	srv, c, ctx := setup(t)
+	srv.RegisterInternalQueryV("secrets:count", nil, nil, func(*testserver.QueryCtx, map[string]any) (any, error) {
+		return 42.0, nil
+	})
+	h, err := NewHTTPClient(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := h.As(AdminKey(srv.AdminKey()))
+	if n, err := Query[int](ctx, admin, "secrets:count", nil); err != nil || n != 42 {
+		t.Fatalf("admin internal query = %v, %v", n, err)
+	}
+	// For anyone else an internal function does not exist.
+	_, err = Query[int](ctx, h.As(Anonymous()), "secrets:count", nil)
+	var fe *FunctionError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "Could not find public function for 'secrets:count'") {
+		t.Fatalf("anonymous internal query = %v", err)
+	}
+	// A plain admin has no user identity; acting as one, it does.
+	if who, err := Query[*string](ctx, admin, "auth:whoami", nil); err != nil || who != nil {
+		t.Fatalf("admin whoami = %v, %v", who, err)
+	}
+	actor := h.As(AdminKey(srv.AdminKey()).ActingAs(UserIdentity{Issuer: "https://auth.example.com", Subject: "user_7"}))
+	if who, err := Query[*string](ctx, actor, "auth:whoami", nil); err != nil || who == nil || *who != "user_7" {
+		t.Fatalf("acting-as whoami = %v, %v", who, err)
+	}
+	if n, err := Query[int](ctx, actor, "secrets:count", nil); err != nil || n != 42 {
+		t.Fatalf("acting-as internal query = %v, %v", n, err)
+	}
+	// A wrong key is a 401 BadAdminKey.
+	_, err = Query[any](ctx, h.As(AdminKey("dev:convexgo-local|wrong")), "auth:whoami", nil)
+	var he *HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized || he.Code != "BadAdminKey" {
+		t.Fatalf("wrong admin key = %v", err)
+	}
+	// The socket Client acting as a user sees that user in subscriptions.
+	if err := c.SetAdminAuth(ctx, srv.AdminKey(), &UserIdentity{Issuer: "https://auth.example.com", Subject: "user_8"}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := Subscribe[*string](ctx, c, "auth:whoami", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for {
+		who, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if who != nil && *who == "user_8" {
+			break
+		}
+	}
+	if n, err := Query[int](ctx, c, "secrets:count", nil, ViaSocket()); err != nil || n != 42 {
+		t.Fatalf("socket internal query = %v, %v", n, err)
 	}
 }

@@ -82,8 +82,9 @@ counter:increment, messages:list, echo:run, auth:whoami, ...), until
 interrupted. Its data lives in memory and goes when it stops.
 
 It prints the deployment's URL and the "export CONVEX_URL=..." line that
-points the other commands, run from another shell, at it. Tokens minted by
-"convexgo token" are accepted.`,
+points the other commands, run from another shell, at it, and its admin key
+(new at every start) for "convexgo gen --url" and admin calls. Tokens minted
+by "convexgo token" are accepted.`,
 	})
 	host := fs.String("host", "127.0.0.1", "The `address` to listen on.")
 	port := fs.Int("port", 3210, "The `port` to listen on; 0 picks a free one.")
@@ -128,6 +129,7 @@ points the other commands, run from another shell, at it. Tokens minted by
 	defer srv.Close()
 	fmt.Fprintf(stdout, "Convex test deployment at %s\n", srv.URL)
 	fmt.Fprintf(stdout, "point the other commands at it (in another shell):\n    export CONVEX_URL=%s\n", srv.URL)
+	fmt.Fprintf(stdout, "its admin key (internal functions, acting as users, convexgo gen --url):\n    export CONVEX_ADMIN_KEY='%s'\n", srv.backend.AdminKey())
 	if *jwksFile == "" {
 		fmt.Fprintf(stdout, "mint a token: go run ./cmd/convexgo token --keys-dir %s --sub alice\n", *keysDir)
 	}

@@ -285,3 +285,32 @@ func TestGenCompilesAndRuns(t *testing.T) {
 	goCmd("run", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "./...")
 	goCmd("test", "-count=1", "-v", "./...")
 }
+
+// `convexgo gen --url` works against the test deployment with zero setup:
+// it serves the apiSpec system query to its admin key, and the package
+// generated from it is the one generated from the demo's spec file.
+func TestGenFromTestDeployment(t *testing.T) {
+	srv := testserver.NewDemo()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, out, errOut := runCmd(t, ctx, "gen", "--url", srv.URL(), "--admin-key", srv.AdminKey(), "--out", "-", "--package", "demo")
+	if code != exitOK {
+		t.Fatalf("gen --url: exit %d, stderr %s", code, errOut)
+	}
+	golden, err := os.ReadFile("../../internal/codegen/testdata/demo.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first line names the source; the rest must match.
+	_, gotRest, _ := strings.Cut(out, "\n")
+	_, wantRest, _ := strings.Cut(string(golden), "\n")
+	gotRest = strings.Replace(gotRest, srv.URL(), "http://127.0.0.1:3210", 1)
+	if !strings.Contains(gotRest, "var MessagesList = client.NewQueryRef") || gotRest != wantRest {
+		t.Errorf("generated from the deployment differs from demo.golden:\n%s", gotRest)
+	}
+	// Without the admin key the spec is not there.
+	if code, _, errOut := runCmd(t, ctx, "gen", "--url", srv.URL(), "--admin-key", "dev:x|wrong", "--out", "-", "--package", "demo"); code != exitAuth {
+		t.Errorf("wrong admin key: exit %d, stderr %s", code, errOut)
+	}
+}

@@ -86,6 +86,14 @@ func TestDevAndToken(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	out.waitFor(t, wctx, func(s string) bool { return strings.Contains(s, "\n    export CONVEX_URL="+url+"\n") })
+	// The printed admin key works: gen --url reads the spec with it.
+	out.waitFor(t, wctx, func(s string) bool { return strings.Contains(s, "export CONVEX_ADMIN_KEY='") })
+	_, keyLine, _ := strings.Cut(out.String(), "export CONVEX_ADMIN_KEY='")
+	adminKey, _, _ := strings.Cut(keyLine, "'")
+	if code, gen, errOut := runCmd(t, wctx, "gen", "--url", url, "--admin-key", adminKey, "--out", "-", "--package", "api"); code != exitOK ||
+		!strings.Contains(gen, "MessagesList") {
+		t.Fatalf("gen --url against dev: exit %d, stderr %s", code, errOut)
+	}
 	for _, name := range []string{privateKeyName, keyInfoName, jwksName} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Fatalf("dev did not write %s: %v", name, err)

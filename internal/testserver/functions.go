@@ -56,6 +56,7 @@ type function struct {
 	query    QueryFunc
 	mutation MutationFunc
 	action   ActionFunc
+	internal bool // callable only by admins (and admins acting as users)
 }
 
 // Identity is the authenticated user a function runs for.
@@ -68,9 +69,21 @@ type Identity struct {
 	TokenIdentifier string
 	// Expiry is the token's exp claim.
 	Expiry time.Time
-	// Claims holds every claim of the token's payload.
+	// Claims holds every claim of the token's payload (or, for an admin
+	// acting as a user, the identity's attributes).
 	Claims map[string]any
+	// Admin is true for a caller with the deployment's admin key, who may
+	// call internal functions. Subject and the rest are empty unless
+	// ActingAsUser.
+	Admin bool
+	// ActingAsUser is true when an admin acts as the user described by
+	// the other fields.
+	ActingAsUser bool
 }
+
+// IsUser reports whether the identity is a user's: a token's, or the
+// user an admin acts as. Functions see no user for a plain admin.
+func (id *Identity) IsUser() bool { return id != nil && (!id.Admin || id.ActingAsUser) }
 
 // logBuf collects a function's log lines; actions may log from several
 // goroutines.
@@ -109,7 +122,10 @@ type QueryCtx struct {
 func (c *QueryCtx) Context() context.Context { return c.ctx }
 
 // Identity returns the caller's identity, or nil when unauthenticated.
-func (c *QueryCtx) Identity() *Identity { return c.ident }
+//
+// For an admin caller it is nil, as ctx.auth.getUserIdentity() is, unless
+// the admin acts as a user.
+func (c *QueryCtx) Identity() *Identity { return userIdentity(c.ident) }
 
 // Log appends a log line "[LOG] '<text>'" to the function's log lines.
 func (c *QueryCtx) Log(format string, args ...any) {
@@ -207,7 +223,16 @@ type ActionCtx struct {
 func (c *ActionCtx) Context() context.Context { return c.ctx }
 
 // Identity returns the caller's identity, or nil when unauthenticated.
-func (c *ActionCtx) Identity() *Identity { return c.ident }
+//
+// For an admin caller it is nil unless the admin acts as a user.
+func (c *ActionCtx) Identity() *Identity { return userIdentity(c.ident) }
+
+func userIdentity(id *Identity) *Identity {
+	if !id.IsUser() {
+		return nil
+	}
+	return id
+}
 
 // Log appends a log line "[LOG] '<text>'" to the action's log lines.
 func (c *ActionCtx) Log(format string, args ...any) {
@@ -327,6 +352,25 @@ func (s *Server) RegisterAction(path string, fn ActionFunc) {
 	s.RegisterActionV(path, nil, nil, fn)
 }
 
+// RegisterInternalQueryV registers an internal query: only a caller with
+// the admin key (acting as a user or not) can call it; for anyone else it
+// does not exist. See RegisterQueryV.
+func (s *Server) RegisterInternalQueryV(path string, args, returns *Validator, fn QueryFunc) {
+	s.register(path, &function{kind: KindQuery, query: fn, args: args, returns: returns, internal: true})
+}
+
+// RegisterInternalMutationV registers an internal mutation; see
+// RegisterInternalQueryV.
+func (s *Server) RegisterInternalMutationV(path string, args, returns *Validator, fn MutationFunc) {
+	s.register(path, &function{kind: KindMutation, mutation: fn, args: args, returns: returns, internal: true})
+}
+
+// RegisterInternalActionV registers an internal action; see
+// RegisterInternalQueryV.
+func (s *Server) RegisterInternalActionV(path string, args, returns *Validator, fn ActionFunc) {
+	s.register(path, &function{kind: KindAction, action: fn, args: args, returns: returns, internal: true})
+}
+
 // RegisterQueryV registers a public query with an args validator (an
 // object validator, or V.Any() or nil for none) and a returns validator
 // (nil for none), as query({args, returns, handler}) declares one. Calls
@@ -427,7 +471,9 @@ func (s *Server) call(ctx context.Context, kind FunctionKind, path string, args 
 		return out
 	}
 	f := s.lookup(fp)
-	if f == nil {
+	if f == nil || (f.internal && !ident.isAdmin()) {
+		// An internal function is not found for a non-admin, as on the
+		// backend (crates/udf/src/validation.rs).
 		out.fail(notFoundError(fp))
 		return out
 	}
@@ -555,3 +601,5 @@ type idemRecord struct {
 	ts       protocol.Timestamp
 	logLines []string
 }
+
+func (id *Identity) isAdmin() bool { return id != nil && id.Admin }

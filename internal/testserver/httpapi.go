@@ -199,8 +199,13 @@ func (s *Server) httpIdentity(r *http.Request) (*Identity, *protocol.HTTPErrorBo
 	if h == "" {
 		return nil, nil
 	}
-	if strings.HasPrefix(h, "Convex ") {
-		return nil, &protocol.HTTPErrorBody{Code: "BadAdminKey", Message: "admin keys are not accepted by this deployment"}
+	if len(h) > 7 && strings.EqualFold(h[:7], "convex ") {
+		ident, err := s.adminIdentity(strings.TrimSpace(h[7:]), nil)
+		if err != nil {
+			te := err.(*TokenError)
+			return nil, &protocol.HTTPErrorBody{Code: te.Code, Message: te.Message}
+		}
+		return ident, nil
 	}
 	if len(h) <= 7 || !strings.EqualFold(h[:7], "bearer ") {
 		return nil, &protocol.HTTPErrorBody{Code: "InvalidAuthHeader", Message: "Header must begin with `bearer `"}

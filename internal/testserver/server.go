@@ -38,6 +38,7 @@ type config struct {
 	auth          *AuthConfig
 	logger        *slog.Logger
 	receivedLimit int // < 0: keep every received message
+	adminKey      string
 }
 
 // WithNow sets the server's clock. It is used for commit timestamps,
@@ -90,8 +91,9 @@ func WithLogger(l *slog.Logger) Option {
 // functions registered as queries, mutations and actions, the WebSocket
 // sync protocol and the HTTP function API. It is safe for concurrent use.
 type Server struct {
-	cfg  config
-	auth *authProvider
+	cfg      config
+	auth     *authProvider
+	adminKey string // the deployment's admin key
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -206,6 +208,11 @@ func newServer(opts []Option) (*Server, error) {
 			return nil, err
 		}
 		s.auth = p
+	}
+	s.registerSystemFunctions()
+	s.adminKey = cfg.adminKey
+	if s.adminKey == "" {
+		s.adminKey = newAdminKey()
 	}
 	s.store = newStore(protocol.Timestamp(max(cfg.now().UnixNano(), 1)))
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -451,8 +451,15 @@ func (c *syncConn) onAuthenticate(m *protocol.Authenticate) {
 			return
 		}
 		c.identity = ident
+	case protocol.TokenTypeAdmin:
+		ident, err := c.s.adminIdentity(m.Value, m.Impersonating)
+		if err != nil {
+			c.authError(err.Error(), true)
+			return
+		}
+		c.identity = ident
 	default:
-		c.authError("Admin keys are not accepted by this deployment", true)
+		c.fatal(fmt.Sprintf("Received Invalid JSON on websocket: unknown tokenType %q", m.TokenType))
 		return
 	}
 	c.idVersion++
