@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -314,33 +313,4 @@ func TestContextCancellation(t *testing.T) {
 	if _, err := sub.Next(short2); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Next = %v", err)
 	}
-}
-
-func ExampleSubscribe() {
-	srv := testserver.NewDemo() // a local deployment; use your deployment's URL
-	defer srv.Close()
-	ctx := context.Background()
-
-	c, err := New(srv.URL())
-	if err != nil {
-		panic(err)
-	}
-	defer c.Close()
-
-	sub, err := Subscribe[int64](ctx, c, "counter:get", map[string]any{"name": "clicks"})
-	if err != nil {
-		panic(err)
-	}
-	defer sub.Close()
-	n, _ := sub.Next(ctx)
-	fmt.Println("clicks:", n)
-
-	if _, err := Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": "clicks"}); err != nil {
-		panic(err)
-	}
-	n, _ = sub.Next(ctx)
-	fmt.Println("clicks:", n)
-	// Output:
-	// clicks: 0
-	// clicks: 1
 }

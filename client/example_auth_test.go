@@ -1,30 +1,30 @@
-package client
+package client_test
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/convexgo/convex/internal/testserver"
+	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/convextest"
 	"github.com/convexgo/convex/tokenprovider"
 )
 
 func ExampleClient_SetAuth() {
 	// A local deployment that accepts tokens signed by keys; against a
 	// real deployment, fetch tokens from your auth provider instead.
-	keys, _ := testserver.GenerateKeys()
-	srv := testserver.NewDemo(testserver.WithAuth(keys.AuthConfig()))
+	srv, _ := convextest.New(convextest.WithDemoFunctions())
 	defer srv.Close()
 	ctx := context.Background()
 
-	c, err := New(srv.URL())
+	c, err := client.New(srv.URL())
 	if err != nil {
 		panic(err)
 	}
 	defer c.Close()
 
 	fetch := tokenprovider.Func(func(ctx context.Context, forceRefresh bool) (string, error) {
-		return keys.MintToken("alice", time.Hour, nil) // your auth provider's token
+		return srv.Token("alice", time.Hour, nil) // your auth provider's token
 	})
 	// The cache answers the client's refresh requests with the token the
 	// deployment just confirmed, and collapses concurrent fetches.
@@ -38,7 +38,7 @@ func ExampleClient_SetAuth() {
 		panic(err)
 	}
 
-	sub, err := Subscribe[*string](ctx, c, "auth:whoami", nil)
+	sub, err := client.Subscribe[*string](ctx, c, "auth:whoami", nil)
 	if err != nil {
 		panic(err)
 	}
