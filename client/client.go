@@ -228,7 +228,7 @@ func encodeArgs(kind, path string, args any) (json.RawMessage, error) {
 	}
 	b, err := protocol.EncodeArgs(args)
 	if err != nil {
-		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
+		return nil, wrapErr(kind+" "+path, err)
 	}
 	return b, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/convexgo/convex/protocol"
 	"github.com/convexgo/convex/transport"
@@ -182,3 +183,18 @@ func isTerminal(ctx context.Context, err error) bool {
 // a message larger than the read limit (WithReadLimit). The client keeps
 // reconnecting with a growing backoff while it does.
 var ErrMessageTooBig = transport.ErrMessageTooBig
+
+// wrapErr adds context to err: "convex: <context>: <err>", saying
+// "convex:" once even when err is one of this module's errors, which say
+// it themselves. errors.Is and errors.As see err.
+func wrapErr(context string, err error) error {
+	return &wrappedError{msg: "convex: " + context + ": " + strings.TrimPrefix(err.Error(), "convex: "), err: err}
+}
+
+type wrappedError struct {
+	msg string
+	err error
+}
+
+func (e *wrappedError) Error() string { return e.msg }
+func (e *wrappedError) Unwrap() error { return e.err }

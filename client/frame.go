@@ -56,7 +56,7 @@ func checkFrame(kind, path string, args json.RawMessage) error {
 	}
 	b, err := protocol.EncodeClientMessage(m)
 	if err != nil {
-		return fmt.Errorf("convex: %s %s: %w", kind, path, err)
+		return wrapErr(kind+" "+path, err)
 	}
 	if len(b) > MaxClientFrame {
 		return &FrameTooLargeError{Kind: kind, Path: path, Size: len(b), Limit: MaxClientFrame}
@@ -81,7 +81,7 @@ func checkBatch(paths []string, args []json.RawMessage) error {
 	}
 	b, err := protocol.EncodeClientMessage(m)
 	if err != nil {
-		return fmt.Errorf("convex: subscribing to %d queries: %w", len(paths), err)
+		return wrapErr(fmt.Sprintf("subscribing to %d queries", len(paths)), err)
 	}
 	if len(b) > MaxClientFrame {
 		return &FrameTooLargeError{Kind: "query", Path: fmt.Sprintf("(%d queries)", len(paths)), Size: len(b), Limit: MaxClientFrame}

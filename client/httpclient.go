@@ -310,7 +310,7 @@ func (c *HTTPCaller) post(ctx context.Context, endpoint, kind, path string, args
 	}
 	auth, err := c.cred.authorization()
 	if err != nil {
-		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
+		return nil, wrapErr(kind+" "+path, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.h.timeout)
 	defer cancel()

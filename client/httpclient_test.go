@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/convexgo/convex/internal/testserver"
+	"github.com/convexgo/convex/protocol"
 )
 
 func httpSetup(t *testing.T, opts ...Option) (*testserver.Server, *testserver.Keys, *HTTPClient, context.Context) {
@@ -311,5 +312,42 @@ func queueTail(c *HTTPCaller) chan struct{} {
 func waitQueued(c *HTTPCaller, tail chan struct{}) {
 	for queueTail(c) == tail {
 		runtime.Gosched()
+	}
+}
+
+// Every error says "convex:" once, however deep it was wrapped.
+func TestErrorsSayConvexOnce(t *testing.T) {
+	_, c, ctx := setup(t)
+	h, err := NewHTTPClient(c.httpBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]any{"$x": 1}
+	var errs []error
+	_, err = c.MutationRaw(ctx, "messages:send", bad)
+	errs = append(errs, err)
+	_, err = c.SubscribeRaw(ctx, "messages:list", bad)
+	errs = append(errs, err)
+	_, err = c.QueryRaw(ctx, "messages:list", bad)
+	errs = append(errs, err)
+	_, err = h.As(Anonymous()).MutationRaw(ctx, "messages:send", bad)
+	errs = append(errs, err)
+	_, err = h.As(UserToken("t").ActingAs(UserIdentity{Subject: "s", Issuer: "i"})).QueryRaw(ctx, "messages:list", nil)
+	errs = append(errs, err)
+	_, err = c.MutationRaw(ctx, "messages:send", map[string]any{"channel": "c"})
+	errs = append(errs, err)
+	_, err = New("ftp://x")
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("call %d succeeded", i)
+			continue
+		}
+		if n := strings.Count(err.Error(), "convex:"); n != 1 {
+			t.Errorf("call %d: %q says convex: %d times", i, err, n)
+		}
+	}
+	if !errors.Is(errs[0], protocol.ErrInvalidValue) {
+		t.Errorf("bad args error %v does not match protocol.ErrInvalidValue", errs[0])
 	}
 }

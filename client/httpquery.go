@@ -154,7 +154,7 @@ func (a httpAPI) post(ctx context.Context, endpoint, kind, path string, args jso
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
+		return nil, wrapErr(kind+" "+path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Convex-Client", version.ClientHeader)
@@ -163,7 +163,7 @@ func (a httpAPI) post(ctx context.Context, endpoint, kind, path string, args jso
 	}
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("convex: %s %s: %w", kind, path, err)
+		return nil, wrapErr(kind+" "+path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPResponse+1))
