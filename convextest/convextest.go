@@ -130,6 +130,22 @@ func (d *Deployment) Action(path string, args, returns *Validator, fn func(ctx *
 	d.srv.RegisterActionV(path, args, returns, fn)
 }
 
+// AdminKey returns the deployment's admin key: with it (client.AdminKey,
+// Client.SetAdminAuth) a caller may call internal functions and act as any
+// user, and `convexgo gen --url` reads the deployment's function spec.
+func (d *Deployment) AdminKey() string { return d.srv.AdminKey() }
+
+// InternalQuery declares an internal query: only a caller with the admin
+// key can call it. See Query.
+func (d *Deployment) InternalQuery(path string, args, returns *Validator, fn func(ctx *QueryCtx, args map[string]any) (any, error)) {
+	d.srv.RegisterInternalQueryV(path, args, returns, fn)
+}
+
+// InternalMutation declares an internal mutation; see InternalQuery.
+func (d *Deployment) InternalMutation(path string, args, returns *Validator, fn func(ctx *MutationCtx, args map[string]any) (any, error)) {
+	d.srv.RegisterInternalMutationV(path, args, returns, fn)
+}
+
 // Token mints a JWT that the deployment accepts for the user subject, valid
 // for ttl, with extra claims (nil for none). Give it to Client.SetAuthToken
 // or client.UserToken; functions see it as ctx.Identity().
@@ -154,6 +170,19 @@ func (d *Deployment) Insert(table string, doc map[string]any) (string, error) {
 		return err
 	})
 	return id, err
+}
+
+// RunQuery runs the declared query at path with args, as an anonymous
+// caller with no client, and returns its decoded result.
+func (d *Deployment) RunQuery(path string, args map[string]any) (any, error) {
+	return d.srv.RunQuery(path, args)
+}
+
+// RunMutation runs the declared mutation at path with args, as an
+// anonymous caller with no client (live queries see its writes), and
+// returns its decoded result.
+func (d *Deployment) RunMutation(path string, args map[string]any) (any, error) {
+	return d.srv.RunMutation(path, args)
 }
 
 // Documents returns the documents of table, in insertion order, with

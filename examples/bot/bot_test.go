@@ -7,15 +7,14 @@ import (
 	"time"
 
 	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/convextest"
 	"github.com/convexgo/convex/internal/leakcheck"
-	"github.com/convexgo/convex/internal/testserver"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func TestBotAnswersMentions(t *testing.T) {
-	srv := testserver.NewDemo()
-	defer srv.Close()
+	srv := convextest.Start(t, convextest.WithDemoFunctions())
 	// A message from before the bot started is not answered.
 	if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "c", "author": "ada", "body": "old @gobot"}); err != nil {
 		t.Fatal(err)

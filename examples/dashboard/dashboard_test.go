@@ -10,8 +10,8 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/convextest"
 	"github.com/convexgo/convex/internal/leakcheck"
-	"github.com/convexgo/convex/internal/testserver"
 )
 
 // teatest starts a goroutine per test model that waits for SIGINT for the
@@ -20,8 +20,7 @@ func TestMain(m *testing.M) { leakcheck.Main(m, "teatest.NewTestModel") }
 
 // The dashboard, run headless, shows live values changing on screen.
 func TestDashboardShowsLiveValues(t *testing.T) {
-	srv := testserver.NewDemo()
-	defer srv.Close()
+	srv := convextest.Start(t, convextest.WithDemoFunctions())
 	states := make(chan client.ConnectionState, 16)
 	c, err := client.New(srv.URL(), client.WithStateChange(func(s client.ConnectionState) {
 		select {
@@ -60,7 +59,7 @@ func TestDashboardShowsLiveValues(t *testing.T) {
 	waitFor(0, "5 local subscribers share 4 server subscriptions")
 
 	mark := len(screen)
-	if _, err := srv.RunMutation("counter:increment", map[string]any{"name": "likes", "by": int64(42)}); err != nil {
+	if _, err := srv.RunMutation("counter:increment", map[string]any{"name": "likes", "by": 42}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(mark, "likes        42")
@@ -72,7 +71,7 @@ func TestDashboardShowsLiveValues(t *testing.T) {
 	waitFor(mark, "#general: 1 messages")
 
 	mark = len(screen)
-	srv.DropAll()
+	srv.DropConnections()
 	waitFor(mark, "connection: reconnecting")
 	mark = len(screen)
 	waitFor(mark, "connection: connected")

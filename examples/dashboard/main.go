@@ -22,6 +22,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/examples/demoapi"
 	"github.com/convexgo/convex/examples/internal/deploy"
 )
 
@@ -72,13 +73,13 @@ func simulateWriter(ctx context.Context, c *client.Client) {
 		case <-tick.C:
 		}
 		name := Counters[rand.IntN(len(Counters))]
-		if _, err := client.Mutation[int64](ctx, c, "counter:increment", map[string]any{"name": name}); err != nil {
+		if _, err := demoapi.CounterIncrement.Mutation(ctx, c, demoapi.CounterIncrementArgs{Name: name}); err != nil {
 			return
 		}
 		if i%3 == 0 {
 			body := fmt.Sprintf("update #%d", i/3)
-			if _, err := client.Mutation[string](ctx, c, "messages:send",
-				map[string]any{"channel": Channel, "author": "writer", "body": body}); err != nil {
+			if _, err := demoapi.MessagesSend.Mutation(ctx, c,
+				demoapi.MessagesSendArgs{Channel: Channel, Author: "writer", Body: body}); err != nil {
 				return
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/examples/demoapi"
 	"github.com/convexgo/convex/protocol"
 )
 
@@ -19,11 +20,9 @@ var Counters = []string{"visits", "likes", "shares"}
 // Channel is the message channel shown.
 const Channel = "general"
 
-// Message is a document of the messages table.
-type Message struct {
-	Author string `json:"author"`
-	Body   string `json:"body"`
-}
+// Message is a document of the messages table, as the typed bindings
+// generated from the deployment (package demoapi) declare it.
+type Message = demoapi.MessagesListReturnsItem
 
 // Model is the dashboard's bubbletea model. Outside events reach it as
 // commands that block on a subscription's Next and return a message;
@@ -59,19 +58,19 @@ type (
 func NewModel(ctx context.Context, c *client.Client, states <-chan client.ConnectionState) (*Model, error) {
 	specs := make([]client.QuerySpec, len(Counters))
 	for i, name := range Counters {
-		specs[i] = client.QuerySpec{Path: "counter:get", Args: map[string]any{"name": name}}
+		specs[i] = client.QuerySpec{Path: demoapi.CounterGet.Path(), Args: demoapi.CounterGetArgs{Name: name}}
 	}
 	counters, err := c.SubscribeAll(ctx, specs...)
 	if err != nil {
 		return nil, err
 	}
-	args := map[string]any{"channel": Channel}
-	list, err := client.Subscribe[[]Message](ctx, c, "messages:list", args)
+	args := demoapi.MessagesListArgs{Channel: Channel}
+	list, err := demoapi.MessagesList.Subscribe(ctx, c, args)
 	if err != nil {
 		counters.Close()
 		return nil, err
 	}
-	count, err := client.Subscribe[[]Message](ctx, c, "messages:list", args)
+	count, err := demoapi.MessagesList.Subscribe(ctx, c, args)
 	if err != nil {
 		counters.Close()
 		list.Close()

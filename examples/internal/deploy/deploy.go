@@ -8,23 +8,26 @@ import (
 	"os"
 
 	"github.com/convexgo/convex/client"
-	"github.com/convexgo/convex/internal/testserver"
+	"github.com/convexgo/convex/convextest"
 )
 
 // Connection is a client and, when embedded, the deployment it talks to.
 type Connection struct {
 	Client *client.Client
 	// Embedded is the embedded deployment, or nil with CONVEX_URL.
-	Embedded *testserver.Server
+	Embedded *convextest.Deployment
 }
 
 // Connect connects to $CONVEX_URL, or starts an embedded deployment when it
 // is unset, and says which on log.
 func Connect(log io.Writer, opts ...client.Option) (*Connection, error) {
 	url := os.Getenv("CONVEX_URL")
-	var srv *testserver.Server
+	var srv *convextest.Deployment
 	if url == "" {
-		srv = testserver.NewDemo()
+		var err error
+		if srv, err = convextest.New(convextest.WithDemoFunctions()); err != nil {
+			return nil, err
+		}
 		url = srv.URL()
 		fmt.Fprintf(log, "CONVEX_URL is not set: using an embedded test deployment at %s\n", url)
 	} else {
