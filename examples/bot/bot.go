@@ -7,15 +7,12 @@ import (
 	"strings"
 
 	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/examples/demoapi"
 )
 
-// Message is a document of the messages table.
-type Message struct {
-	ID      string `json:"_id"`
-	Channel string `json:"channel"`
-	Author  string `json:"author"`
-	Body    string `json:"body"`
-}
+// Message is a document of the messages table, as the typed bindings
+// generated from the deployment (package demoapi) declare it.
+type Message = demoapi.MessagesListReturnsItem
 
 // Bot answers the messages of one channel that mention it ("@name").
 type Bot struct {
@@ -34,12 +31,12 @@ type Bot struct {
 // delivers whole lists, so a message is never missed even when updates
 // are coalesced.
 func (b *Bot) Run(ctx context.Context, c *client.Client) error {
-	sub, err := client.Subscribe[[]Message](ctx, c, "messages:list", map[string]any{"channel": b.Channel})
+	sub, err := demoapi.MessagesList.Subscribe(ctx, c, demoapi.MessagesListArgs{Channel: b.Channel})
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	seen := map[string]bool{}
+	seen := map[demoapi.MessagesID]bool{}
 	first := true
 	for msgs, err := range sub.Updates(ctx) {
 		if ctx.Err() != nil {
@@ -62,8 +59,8 @@ func (b *Bot) Run(ctx context.Context, c *client.Client) error {
 				continue
 			}
 			reply := b.reply(m)
-			if _, err := client.Mutation[string](ctx, c, "messages:send",
-				map[string]any{"channel": b.Channel, "author": b.Name, "body": reply}); err != nil {
+			if _, err := demoapi.MessagesSend.Mutation(ctx, c,
+				demoapi.MessagesSendArgs{Channel: b.Channel, Author: b.Name, Body: reply}); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/examples/demoapi"
 	"github.com/convexgo/convex/examples/internal/deploy"
 )
 
@@ -56,8 +56,8 @@ func main() {
 				}
 				body := fmt.Sprintf("hey @%s, message %d", *name, i)
 				fmt.Printf("ada: %s\n", body)
-				if _, err := client.Mutation[string](ctx, conn.Client, "messages:send",
-					map[string]any{"channel": *channel, "author": "ada", "body": body}); err != nil && ctx.Err() == nil {
+				if _, err := demoapi.MessagesSend.Mutation(ctx, conn.Client,
+					demoapi.MessagesSendArgs{Channel: *channel, Author: "ada", Body: body}); err != nil && ctx.Err() == nil {
 					log.Print(err)
 				}
 			}
