@@ -2,6 +2,9 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
 	"testing"
 )
 
@@ -105,5 +108,49 @@ func FuzzDecodeValue(f *testing.F) {
 			E map[string][]any `json:"e"`
 		}
 		_ = Unmarshal(data, &typed) // may fail; must not panic
+	})
+}
+
+// FuzzNumber checks the Go-number rules on arbitrary text and integers:
+// a json.Number encodes to a Float64 that decodes to the number it names
+// (exactly, for an integer literal) or fails; an integer encodes as the
+// exact Float64 or fails; Int64 always round-trips.
+func FuzzNumber(f *testing.F) {
+	for _, s := range []string{"0", "-1", "1.5", "9007199254740993", "9007199254740992", "1e400", "-0", "1e-400", "01", "", "abc", "9223372036854775807"} {
+		f.Add(s, int64(len(s)))
+	}
+	f.Add("1", int64(math.MaxInt64))
+	f.Add("1", int64(math.MinInt64))
+	f.Fuzz(func(t *testing.T, s string, n int64) {
+		if b, err := EncodeValue(json.Number(s)); err == nil {
+			v, err := DecodeValue(b)
+			if err != nil {
+				t.Fatalf("json.Number %q encoded to %s, which does not decode: %v", s, b, err)
+			}
+			f, ok := v.(float64)
+			if !ok {
+				t.Fatalf("json.Number %q decoded as %T", s, v)
+			}
+			if i, perr := strconv.ParseInt(s, 10, 64); perr == nil && isIntegerLiteral(s) && (f >= 1<<63 || int64(f) != i) {
+				t.Fatalf("json.Number %q became %v", s, f)
+			}
+		}
+		b, err := EncodeValue(n)
+		if err == nil {
+			var back int64
+			if err := Unmarshal(b, &back); err != nil || back != n {
+				t.Fatalf("int64 %d encoded to %s, back %d, %v", n, b, back, err)
+			}
+		} else if float64(n) < 1<<63 && int64(float64(n)) == n {
+			t.Fatalf("exact integer %d refused: %v", n, err)
+		}
+		b, err = EncodeValue(Int64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Int64
+		if err := Unmarshal(b, &back); err != nil || back != Int64(n) {
+			t.Fatalf("Int64 %d round trip: %d, %v", n, back, err)
+		}
 	})
 }
