@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/convexgo/convex/internal/testserver"
@@ -153,4 +154,54 @@ func BenchmarkMutationRoundTrip(b *testing.B) {
 			b.Fatalf("subscription shows %d after mutation returned %d", v, n)
 		}
 	}
+}
+
+// BenchmarkFanOutTyped delivers one Transition to 10,000 typed
+// Subscribe[int64] subscribers of one query, each read by its own
+// goroutine (as users read them), and waits until every one has read it.
+func BenchmarkFanOutTyped(b *testing.B) {
+	_, c := benchClient(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 10_000
+	args := map[string]any{"name": "fantyped"}
+	got := make(chan int64, n)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for range n {
+		s, err := Subscribe[int64](ctx, c, "counter:get", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Next(ctx); err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.Close()
+			for {
+				v, err := s.Next(ctx)
+				if err != nil {
+					return
+				}
+				got <- v
+			}
+		}()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		want, err := Mutation[int64](ctx, c, "counter:increment", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range n {
+			if v := <-got; v != want {
+				b.Fatalf("subscriber read %d, want %d", v, want)
+			}
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }

@@ -81,7 +81,7 @@ func (o *owner) deliver(id protocol.QueryID) {
 		return
 	}
 	o.c.logFunctionLines("query", q.path, r.LogLines)
-	res := result{value: r.Value}
+	res := result{value: r.Value, dec: new(decodeCache)}
 	if !r.Success {
 		res = result{err: newFunctionError("query", q.path, r.ErrorMessage, r.ErrorData, r.LogLines)}
 	}

@@ -15,6 +15,7 @@ import (
 type result struct {
 	value json.RawMessage
 	err   error
+	dec   *decodeCache // decoded forms of value, shared by every reader; may be nil
 }
 
 // RawSubscription is a live query whose results are Convex JSON. Most code
@@ -95,6 +96,14 @@ func (s *RawSubscription) Close() error {
 }
 
 // Subscription is a live query whose results decode into T.
+//
+// Each result is decoded at most once per Go type, however many
+// subscribers read it, and the decoded value is shared by all of them: a
+// T holding slices, maps or pointers (a []Message, a map[string]any, a
+// struct with such fields) aliases the same memory in every subscriber's
+// copy. Read such values; do not modify them, or copy them first. Plain
+// values (numbers, strings, structs of them) are copied as usual and safe
+// to change.
 type Subscription[T any] struct {
 	raw *RawSubscription
 }
@@ -126,22 +135,25 @@ func decode[T any](raw json.RawMessage, path string) (T, error) {
 // and decodes it. A value that does not fit T gives a *DecodeError; the
 // subscription stays usable.
 func (s *Subscription[T]) Next(ctx context.Context) (T, error) {
-	raw, err := s.raw.Next(ctx)
+	r, err := s.raw.box.Next(ctx)
+	if err == nil {
+		err = r.err
+	}
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return decode[T](raw, s.raw.path)
+	return decodeShared[T](r.dec, r.value, s.raw.path)
 }
 
 // Latest returns the newest value without waiting; ok is false when there
 // is none yet.
 func (s *Subscription[T]) Latest() (v T, err error, ok bool) {
-	raw, err, ok := s.raw.Latest()
-	if !ok || err != nil {
-		return v, err, ok
+	r, _, ok := s.raw.box.Latest()
+	if !ok || r.err != nil {
+		return v, r.err, ok
 	}
-	v, err = decode[T](raw, s.raw.path)
+	v, err = decodeShared[T](r.dec, r.value, s.raw.path)
 	return v, err, true
 }
 
