@@ -28,15 +28,17 @@ type result struct {
 type RawSubscription struct {
 	c     *Client
 	path  string
-	token protocol.QueryToken
 	box   *mailbox.Mailbox[result]
 	once  sync.Once
+	group *queryGroup // set when it joins; never changes
+	idx   int         // index in group.subs, -1 once it left; under group.mu
 }
 
 // SubscribeRaw subscribes to the query at path with args (a Go value that
 // encodes to a Convex object; nil means {}). Identical queries share one
-// server subscription: if one is live already, the new subscriber gets its
-// latest value at once, with no wire traffic.
+// server subscription: if one is live already, the new subscriber joins
+// it without waiting for the client's owner goroutine and gets its latest
+// value at once, with no wire traffic.
 func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawSubscription, error) {
 	encoded, err := encodeArgs("query", path, args)
 	if err != nil {
@@ -45,9 +47,18 @@ func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawS
 	if err := checkFrame("query", path, encoded); err != nil {
 		return nil, err
 	}
-	s := &RawSubscription{c: c, path: path, token: protocol.NewQueryToken(path, encoded), box: mailbox.New[result]()}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &RawSubscription{c: c, path: path, box: mailbox.New[result]()}
+	add := func(g *queryGroup) { g.addSub(s) }
+	var buf [256]byte
+	if c.joinLive(protocol.AppendQueryToken(buf[:0], path, encoded), add) {
+		return s, nil
+	}
+	token := protocol.NewQueryToken(path, encoded)
 	done := make(chan error, 1)
-	if err := c.do(ctx, func(o *owner) { done <- o.subscribe(s, encoded) }); err != nil {
+	if err := c.do(ctx, func(o *owner) { done <- o.join(path, token, encoded, add) }); err != nil {
 		return nil, err
 	}
 	if err := <-done; err != nil {
@@ -86,11 +97,12 @@ func (s *RawSubscription) Latest() (value json.RawMessage, err error, ok bool) {
 func (s *RawSubscription) Path() string { return s.path }
 
 // Close ends the subscription. When it was the last subscriber of its
-// query, the server subscription is removed. Close is idempotent.
+// query, the server subscription is removed (through the owner
+// goroutine; Close does not wait for it). Close is idempotent.
 func (s *RawSubscription) Close() error {
 	s.once.Do(func() {
 		s.box.Close(ErrClosed)
-		s.c.doAsync(func(o *owner) { o.unsubscribe(s) })
+		s.c.leaveGroup(s.group, s, nil)
 	})
 	return nil
 }
