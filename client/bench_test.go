@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/convexgo/convex/internal/testserver"
@@ -22,9 +23,49 @@ func benchClient(b *testing.B) (*testserver.Server, *Client) {
 }
 
 // BenchmarkDuplicateSubscribe subscribes to and closes a query that is
-// already live: the cached value answers, and nothing goes on the wire.
+// already live, with 1 or 10,000 live subscribers on it: the cached value
+// answers, and nothing goes on the wire.
 func BenchmarkDuplicateSubscribe(b *testing.B) {
-	srv, c := benchClient(b)
+	for _, live := range []int{1, 10_000} {
+		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) {
+			srv, c := benchClient(b)
+			ctx := context.Background()
+			args := map[string]any{"channel": "general"}
+			for range live {
+				first, err := c.SubscribeRaw(ctx, "messages:list", args)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer first.Close()
+				if _, err := first.Next(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			before := srv.Stats().MessagesReceived
+			b.ReportAllocs()
+			for b.Loop() {
+				s, err := c.SubscribeRaw(ctx, "messages:list", args)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Next(ctx); err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+			// Close may be asynchronous; a round trip through the owner orders it.
+			if _, err := c.QueryRaw(ctx, "messages:list", args, ViaSocket()); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(srv.Stats().MessagesReceived-before), "wire-msgs")
+		})
+	}
+}
+
+// BenchmarkDuplicateSubscribeParallel is DuplicateSubscribe from every
+// CPU at once, on one live query.
+func BenchmarkDuplicateSubscribeParallel(b *testing.B) {
+	_, c := benchClient(b)
 	ctx := context.Background()
 	args := map[string]any{"channel": "general"}
 	first, err := c.SubscribeRaw(ctx, "messages:list", args)
@@ -35,23 +76,20 @@ func BenchmarkDuplicateSubscribe(b *testing.B) {
 	if _, err := first.Next(ctx); err != nil {
 		b.Fatal(err)
 	}
-	before := srv.Stats().MessagesReceived
 	b.ReportAllocs()
-	for b.Loop() {
-		s, err := c.SubscribeRaw(ctx, "messages:list", args)
-		if err != nil {
-			b.Fatal(err)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s, err := c.SubscribeRaw(ctx, "messages:list", args)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := s.Next(ctx); err != nil {
+				b.Error(err)
+			}
+			s.Close()
 		}
-		if _, err := s.Next(ctx); err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
-	}
-	// Close is asynchronous; a round trip through the owner orders it.
-	if _, err := c.QueryRaw(ctx, "messages:list", args, ViaSocket()); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(srv.Stats().MessagesReceived-before), "wire-msgs")
+	})
 }
 
 // BenchmarkManySubscribers subscribes 10,000 subscribers over 100 distinct
@@ -153,4 +191,113 @@ func BenchmarkMutationRoundTrip(b *testing.B) {
 			b.Fatalf("subscription shows %d after mutation returned %d", v, n)
 		}
 	}
+}
+
+// BenchmarkFanOutTyped delivers one Transition to 10,000 typed
+// Subscribe[int64] subscribers of one query, each read by its own
+// goroutine (as users read them), and waits until every one has read it.
+func BenchmarkFanOutTyped(b *testing.B) {
+	_, c := benchClient(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 10_000
+	args := map[string]any{"name": "fantyped"}
+	got := make(chan int64, n)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for range n {
+		s, err := Subscribe[int64](ctx, c, "counter:get", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Next(ctx); err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.Close()
+			for {
+				v, err := s.Next(ctx)
+				if err != nil {
+					return
+				}
+				got <- v
+			}
+		}()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		want, err := Mutation[int64](ctx, c, "counter:increment", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range n {
+			if v := <-got; v != want {
+				b.Fatalf("subscriber read %d, want %d", v, want)
+			}
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkFanOutOnUpdate is FanOutTyped with 10,000 OnUpdate callbacks
+// (typed, int64) instead of goroutines: one mutation until every callback
+// has been called with its value.
+func BenchmarkFanOutOnUpdate(b *testing.B) {
+	_, c := benchClient(b)
+	ctx := context.Background()
+	const n = 10_000
+	args := map[string]any{"name": "fanonupdate"}
+	var mu sync.Mutex
+	var want int64
+	var left int
+	all := make(chan struct{}, 1)
+	ready := make(chan struct{}, n)
+	for range n {
+		first := true
+		unsub, err := OnUpdate(ctx, c, "counter:get", args, func(v int64, err error) {
+			if err != nil {
+				return
+			}
+			if first {
+				first = false
+				ready <- struct{}{}
+				return
+			}
+			mu.Lock()
+			if v == want {
+				if left--; left == 0 {
+					all <- struct{}{}
+				}
+			}
+			mu.Unlock()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer unsub()
+	}
+	for range n {
+		<-ready
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		mu.Lock()
+		want++
+		left = n
+		mu.Unlock()
+		got, err := Mutation[int64](ctx, c, "counter:increment", args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != want {
+			b.Fatalf("mutation returned %d, want %d", got, want)
+		}
+		<-all
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }

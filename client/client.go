@@ -46,6 +46,7 @@ type Client struct {
 	closeOnce sync.Once
 	state     *stateNotifier
 	callbacks *callbackQueue
+	live      liveGroups             // live query groups by token, for subscribing without the owner
 	authToken atomic.Pointer[string] // the Authorization header of one-shot HTTP calls
 }
 

@@ -131,10 +131,10 @@ func TestIntAndFloatArgsAreDifferentQueries(t *testing.T) {
 	if err := srv.WaitFor(ctx, func(s testserver.Stats) bool { return s.Adds >= 2 }); err != nil {
 		t.Fatal(err)
 	}
-	if a.token == b.token {
+	if a.group.token == b.group.token {
 		t.Fatal("Float64 and Int64 args share a token")
 	}
-	if a.token != d.token {
+	if a.group.token != d.group.token {
 		t.Fatal("1 and 1.0 are different queries")
 	}
 	if st, err := c.Stats(ctx); err != nil || st.Queries != 2 {

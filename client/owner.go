@@ -47,21 +47,21 @@ type owner struct {
 	authHold    bool // no socket until a new token is fetched (after an AuthError)
 }
 
-// liveQuery is one distinct query and its local subscribers.
+// liveQuery is the owner's record of one distinct query and its local
+// users.
 type liveQuery struct {
-	id   protocol.QueryID
-	path string
-	subs map[*RawSubscription]struct{}
-	sets map[*SnapshotSubscription]int // snapshot subscriptions using it, with counts
-	last *result                       // latest result, handed at once to new subscribers
+	id    protocol.QueryID
+	path  string
+	group *queryGroup                   // its subscribers and callbacks, or nil (or dead, until released)
+	sets  map[*SnapshotSubscription]int // snapshot subscriptions using it, with counts
+	last  *result                       // latest result, handed at once to new groups
 }
 
 // query returns the liveQuery for id, creating it.
 func (o *owner) query(id protocol.QueryID, path string) *liveQuery {
 	q := o.queries[id]
 	if q == nil {
-		q = &liveQuery{id: id, path: path, subs: make(map[*RawSubscription]struct{}),
-			sets: make(map[*SnapshotSubscription]int)}
+		q = &liveQuery{id: id, path: path, sets: make(map[*SnapshotSubscription]int)}
 		o.queries[id] = q
 	}
 	return q
@@ -69,7 +69,7 @@ func (o *owner) query(id protocol.QueryID, path string) *liveQuery {
 
 // forgetIfUnused drops the local record of a query nobody uses.
 func (o *owner) forgetIfUnused(q *liveQuery) {
-	if len(q.subs) == 0 && len(q.sets) == 0 {
+	if q.group == nil && len(q.sets) == 0 {
 		delete(o.queries, q.id)
 	}
 }
@@ -77,8 +77,8 @@ func (o *owner) forgetIfUnused(q *liveQuery) {
 // closeAll ends every subscriber with err.
 func (o *owner) closeAll(err error) {
 	for _, q := range o.queries {
-		for s := range q.subs {
-			s.box.Close(err)
+		if q.group != nil {
+			q.group.closeAll(err)
 		}
 		for s := range q.sets {
 			s.box.Close(err)
@@ -173,38 +173,6 @@ func (o *owner) flush() {
 }
 
 // ---- user intents ----
-
-func (o *owner) subscribe(s *RawSubscription, args json.RawMessage) error {
-	if o.stopErr != nil {
-		return o.stopErr
-	}
-	id, _, _ := o.engine.Subscribe(s.path, args, nil)
-	q := o.query(id, s.path)
-	q.subs[s] = struct{}{}
-	if q.last != nil {
-		s.box.Put(*q.last)
-	}
-	return nil
-}
-
-func (o *owner) unsubscribe(s *RawSubscription) {
-	id, ok := o.engine.QueryID(s.token)
-	if !ok {
-		return
-	}
-	q := o.queries[id]
-	if q == nil {
-		return
-	}
-	if _, ok := q.subs[s]; !ok {
-		return
-	}
-	delete(q.subs, s)
-	if o.engine.Unsubscribe(s.token) {
-		o.queryRemoved()
-	}
-	o.forgetIfUnused(q)
-}
 
 func (o *owner) request(kind, path string, args json.RawMessage, reply chan callResult) {
 	if o.stopErr != nil {

@@ -81,13 +81,13 @@ func (o *owner) deliver(id protocol.QueryID) {
 		return
 	}
 	o.c.logFunctionLines("query", q.path, r.LogLines)
-	res := result{value: r.Value}
+	res := result{value: r.Value, dec: new(decodeCache)}
 	if !r.Success {
 		res = result{err: newFunctionError("query", q.path, r.ErrorMessage, r.ErrorData, r.LogLines)}
 	}
 	q.last = &res
-	for s := range q.subs {
-		s.box.Put(res)
+	if q.group != nil {
+		q.group.put(res)
 	}
 }
 
@@ -159,8 +159,8 @@ func (o *owner) messageTooBig(err error) {
 	res := result{err: fmt.Errorf("convex: a message from the deployment exceeds the client's read limit of %d bytes "+
 		"(client.WithReadLimit); reconnecting: %w", o.c.cfg.readLimit, err)}
 	for _, q := range o.queries {
-		for s := range q.subs {
-			s.box.Put(res)
+		if q.group != nil {
+			q.group.put(res)
 		}
 	}
 }

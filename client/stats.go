@@ -20,7 +20,11 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	err := c.do(ctx, func(o *owner) {
 		for _, q := range o.queries {
-			st.Subscribers += len(q.subs)
+			if g := q.group; g != nil {
+				g.mu.Lock()
+				st.Subscribers += g.members()
+				g.mu.Unlock()
+			}
 			for _, n := range q.sets {
 				st.Subscribers += n
 			}

@@ -15,6 +15,7 @@ import (
 type result struct {
 	value json.RawMessage
 	err   error
+	dec   *decodeCache // decoded forms of value, shared by every reader; may be nil
 }
 
 // RawSubscription is a live query whose results are Convex JSON. Most code
@@ -27,15 +28,17 @@ type result struct {
 type RawSubscription struct {
 	c     *Client
 	path  string
-	token protocol.QueryToken
 	box   *mailbox.Mailbox[result]
 	once  sync.Once
+	group *queryGroup // set when it joins; never changes
+	idx   int         // index in group.subs, -1 once it left; under group.mu
 }
 
 // SubscribeRaw subscribes to the query at path with args (a Go value that
 // encodes to a Convex object; nil means {}). Identical queries share one
-// server subscription: if one is live already, the new subscriber gets its
-// latest value at once, with no wire traffic.
+// server subscription: if one is live already, the new subscriber joins
+// it without waiting for the client's owner goroutine and gets its latest
+// value at once, with no wire traffic.
 func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawSubscription, error) {
 	encoded, err := encodeArgs("query", path, args)
 	if err != nil {
@@ -44,9 +47,18 @@ func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawS
 	if err := checkFrame("query", path, encoded); err != nil {
 		return nil, err
 	}
-	s := &RawSubscription{c: c, path: path, token: protocol.NewQueryToken(path, encoded), box: mailbox.New[result]()}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &RawSubscription{c: c, path: path, box: mailbox.New[result]()}
+	add := func(g *queryGroup) { g.addSub(s) }
+	var buf [256]byte
+	if c.joinLive(protocol.AppendQueryToken(buf[:0], path, encoded), add) {
+		return s, nil
+	}
+	token := protocol.NewQueryToken(path, encoded)
 	done := make(chan error, 1)
-	if err := c.do(ctx, func(o *owner) { done <- o.subscribe(s, encoded) }); err != nil {
+	if err := c.do(ctx, func(o *owner) { done <- o.join(path, token, encoded, add) }); err != nil {
 		return nil, err
 	}
 	if err := <-done; err != nil {
@@ -85,16 +97,25 @@ func (s *RawSubscription) Latest() (value json.RawMessage, err error, ok bool) {
 func (s *RawSubscription) Path() string { return s.path }
 
 // Close ends the subscription. When it was the last subscriber of its
-// query, the server subscription is removed. Close is idempotent.
+// query, the server subscription is removed (through the owner
+// goroutine; Close does not wait for it). Close is idempotent.
 func (s *RawSubscription) Close() error {
 	s.once.Do(func() {
 		s.box.Close(ErrClosed)
-		s.c.doAsync(func(o *owner) { o.unsubscribe(s) })
+		s.c.leaveGroup(s.group, s, nil)
 	})
 	return nil
 }
 
 // Subscription is a live query whose results decode into T.
+//
+// Each result is decoded at most once per Go type, however many
+// subscribers read it, and the decoded value is shared by all of them: a
+// T holding slices, maps or pointers (a []Message, a map[string]any, a
+// struct with such fields) aliases the same memory in every subscriber's
+// copy. Read such values; do not modify them, or copy them first. Plain
+// values (numbers, strings, structs of them) are copied as usual and safe
+// to change.
 type Subscription[T any] struct {
 	raw *RawSubscription
 }
@@ -126,22 +147,25 @@ func decode[T any](raw json.RawMessage, path string) (T, error) {
 // and decodes it. A value that does not fit T gives a *DecodeError; the
 // subscription stays usable.
 func (s *Subscription[T]) Next(ctx context.Context) (T, error) {
-	raw, err := s.raw.Next(ctx)
+	r, err := s.raw.box.Next(ctx)
+	if err == nil {
+		err = r.err
+	}
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return decode[T](raw, s.raw.path)
+	return decodeShared[T](r.dec, r.value, s.raw.path)
 }
 
 // Latest returns the newest value without waiting; ok is false when there
 // is none yet.
 func (s *Subscription[T]) Latest() (v T, err error, ok bool) {
-	raw, err, ok := s.raw.Latest()
-	if !ok || err != nil {
-		return v, err, ok
+	r, _, ok := s.raw.box.Latest()
+	if !ok || r.err != nil {
+		return v, r.err, ok
 	}
-	v, err = decode[T](raw, s.raw.path)
+	v, err = decodeShared[T](r.dec, r.value, s.raw.path)
 	return v, err, true
 }
 
