@@ -152,6 +152,36 @@ func (a httpAPI) post(ctx context.Context, endpoint, kind, path string, args jso
 	if err != nil {
 		return nil, err
 	}
+	return a.send(ctx, endpoint, kind, path, body, authorization)
+}
+
+// send posts a request body to a function endpoint and reads its
+// UDFResponse.
+func (a httpAPI) send(ctx context.Context, endpoint, kind, path string, body []byte, authorization string) (json.RawMessage, error) {
+	data, err := a.roundTrip(ctx, endpoint, kind, path, body, authorization)
+	if err != nil {
+		return nil, err
+	}
+	var r protocol.UDFResponse
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("convex: %s %s: malformed response: %w", kind, path, err)
+	}
+	logFunctionLines(a.log, kind, path, r.LogLines)
+	switch r.Status {
+	case protocol.StatusSuccess:
+		if r.Value == nil {
+			return json.RawMessage("null"), nil
+		}
+		return r.Value, nil
+	case protocol.StatusError:
+		return nil, newFunctionError(kind, path, r.ErrorMessage, r.ErrorData, r.LogLines)
+	}
+	return nil, fmt.Errorf("convex: %s %s: response has unknown status %q", kind, path, r.Status)
+}
+
+// roundTrip posts body to endpoint and returns the body of a 200 (or 560)
+// response; another status is an *HTTPError.
+func (a httpAPI) roundTrip(ctx context.Context, endpoint, kind, path string, body []byte, authorization string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, wrapErr(kind+" "+path, err)
@@ -183,19 +213,5 @@ func (a httpAPI) post(ctx context.Context, endpoint, kind, path string, args jso
 		}
 		return nil, herr
 	}
-	var r protocol.UDFResponse
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("convex: %s %s: malformed response: %w", kind, path, err)
-	}
-	logFunctionLines(a.log, kind, path, r.LogLines)
-	switch r.Status {
-	case protocol.StatusSuccess:
-		if r.Value == nil {
-			return json.RawMessage("null"), nil
-		}
-		return r.Value, nil
-	case protocol.StatusError:
-		return nil, newFunctionError(kind, path, r.ErrorMessage, r.ErrorData, r.LogLines)
-	}
-	return nil, fmt.Errorf("convex: %s %s: response has unknown status %q", kind, path, r.Status)
+	return data, nil
 }

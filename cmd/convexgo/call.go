@@ -283,9 +283,12 @@ func oneShot(kind string) func(ctx context.Context, args []string, stdout, stder
 			text:  oneShotHelp[kind] + "\n\n" + pathArgsHelp + "\n\n" + deploymentHelp + "\n\n" + exitHelp,
 		})
 		cf := addConnFlags(fs, "How long to wait for the result, as a `duration` such as 10s.")
-		var socket *bool
+		var socket, allPages *bool
+		var pageSize *int
 		if kind == "query" {
 			socket = fs.Bool("socket", false, "Run the query over the WebSocket instead of HTTP.")
+			allPages = fs.Bool("all-pages", false, "Walk a paginated query (one taking paginationOpts) page by page and print each item as one line of JSON.")
+			pageSize = fs.Int("page-size", client.DefaultPageSize, "Items per page with --all-pages.")
 		}
 		path, fargs, err := parseCall(fs, cf, args)
 		if err != nil {
@@ -299,16 +302,21 @@ func oneShot(kind string) func(ctx context.Context, args []string, stdout, stder
 		}
 		defer release()
 		var raw json.RawMessage
-		switch kind {
-		case "query":
+		switch {
+		case kind == "query" && *allPages:
+			if err := printAllPages(ctx, c, path, fargs, *pageSize, stdout); err != nil {
+				return classify(err, dep)
+			}
+			return nil
+		case kind == "query":
 			var opts []client.QueryOption
 			if *socket {
 				opts = append(opts, client.ViaSocket())
 			}
 			raw, err = c.QueryRaw(ctx, path, fargs, opts...)
-		case "mutation":
+		case kind == "mutation":
 			raw, err = c.MutationRaw(ctx, path, fargs)
-		case "action":
+		case kind == "action":
 			raw, err = c.ActionRaw(ctx, path, fargs)
 		}
 		if err != nil {

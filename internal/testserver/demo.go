@@ -9,6 +9,13 @@ package testserver
 //	                            _creationTime: v.number(), channel, author,
 //	                            body: v.string()})): the channel's messages in
 //	                            insertion order
+//	query    messages:paginated args {channel: v.string(),
+//	                            paginationOpts: paginationOptsValidator}
+//	                            returns paginationResultValidator(message):
+//	                            a page of the channel's messages, newest
+//	                            first (as a chat app loads history:
+//	                            .order("desc").paginate(opts)); see
+//	                            QueryCtx.Paginate
 //	mutation messages:send      args {channel, author, body: v.string()}
 //	                            returns v.id("messages"): the new _id
 //	query    counter:get        args {name: v.string()} returns v.number()
@@ -34,6 +41,16 @@ func RegisterDemo(s *Server) {
 		func(ctx *QueryCtx, args map[string]any) (any, error) {
 			channel := args["channel"].(string)
 			return ctx.Filter("messages", func(d map[string]any) bool { return d["channel"] == channel }), nil
+		})
+	s.RegisterQueryV("messages:paginated", V.Object(map[string]*Validator{"channel": str, "paginationOpts": V.PaginationOpts()}),
+		V.PaginationResultOf(message), func(ctx *QueryCtx, args map[string]any) (any, error) {
+			channel := args["channel"].(string)
+			res, err := ctx.PaginateOrder("messages", Desc, func(d map[string]any) bool { return d["channel"] == channel },
+				args["paginationOpts"].(map[string]any))
+			if err != nil {
+				return nil, err
+			}
+			return res.Value(), nil
 		})
 	s.RegisterMutationV("messages:send", V.Object(map[string]*Validator{"channel": str, "author": str, "body": str}),
 		V.ID("messages"), func(ctx *MutationCtx, args map[string]any) (any, error) {

@@ -98,6 +98,13 @@ func errorMessage(err error) (string, []byte) {
 		if errors.As(err, &se) {
 			return se.msg, nil
 		}
+		var pe *paginationError
+		if errors.As(err, &pe) && pe.data != nil {
+			data, encErr := protocol.EncodeValue(pe.data)
+			if encErr == nil {
+				return "Uncaught Error: " + pe.msg, data
+			}
+		}
 		return "Uncaught Error: " + err.Error(), nil
 	}
 	data, encErr := protocol.EncodeValue(ce.Data)

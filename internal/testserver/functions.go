@@ -114,6 +114,12 @@ type QueryCtx struct {
 	view  view
 	reads map[string]bool
 	logs  *logBuf
+
+	// Pagination: the journal the query runs with, whether it paginated,
+	// and the journal it leaves.
+	prevJournal *string
+	paginated   bool
+	nextJournal *string
 }
 
 // Context returns a context that ends when the request that runs the
@@ -275,6 +281,7 @@ type outcome struct {
 	logLines []string
 	ts       protocol.Timestamp // mutations: commit timestamp
 	reads    map[string]bool    // queries: tables read
+	journal  *string            // queries: the journal left by the run (nil: empty)
 	replayed bool               // mutations: answered from the idempotency record
 }
 
@@ -287,6 +294,7 @@ func (o *outcome) fail(err error) {
 // callOpts carries what only some callers of Server.call need.
 type callOpts struct {
 	snap      *snapshot // queries: run at this snapshot (default: latest)
+	journal   *string   // queries: the journal to run with
 	idem      *idemKey  // mutations: deduplicate on this key
 	except    *syncConn // mutations: do not wake this socket on commit
 	requestID string    // the request id of error messages (default: random)
@@ -498,7 +506,7 @@ func (s *Server) call(ctx context.Context, kind FunctionKind, path string, args 
 	args = cloneValue(args).(map[string]any)
 	switch f.kind {
 	case KindQuery:
-		return s.execQuery(ctx, f, args, ident, snap)
+		return s.execQuery(ctx, f, args, ident, snap, o.journal)
 	case KindMutation:
 		return s.execMutation(ctx, f, args, ident, o.idem, o.except)
 	default:
@@ -506,13 +514,14 @@ func (s *Server) call(ctx context.Context, kind FunctionKind, path string, args 
 	}
 }
 
-func (s *Server) execQuery(ctx context.Context, f *function, args map[string]any, ident *Identity, snap *snapshot) (out outcome) {
+func (s *Server) execQuery(ctx context.Context, f *function, args map[string]any, ident *Identity, snap *snapshot, journal *string) (out outcome) {
 	logs := &logBuf{}
-	qc := &QueryCtx{ctx: ctx, ident: ident, view: snap, reads: map[string]bool{}, logs: logs}
+	qc := &QueryCtx{ctx: ctx, ident: ident, view: snap, reads: map[string]bool{}, logs: logs, prevJournal: journal}
 	s.bump(func(st *Stats) { st.QueryExecutions++ })
 	v, err := runGuarded(func() (any, error) { return f.query(qc, args) })
 	out.reads = qc.reads
 	out.ts = snap.ts
+	out.journal = qc.nextJournal
 	s.finish(&out, f, v, err, logs, viewTables(snap))
 	return out
 }

@@ -113,6 +113,11 @@ func (s *Server) serveRun(w http.ResponseWriter, r *http.Request) {
 // respond runs a function for the HTTP API. def is the output format when
 // the request names none; "" means the client's default.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, kind FunctionKind, path string, rawArgs json.RawMessage, format, def string) {
+	s.respondAt(w, r, kind, path, rawArgs, format, def, nil)
+}
+
+// respondAt is respond for a query run at snap (nil: the latest).
+func (s *Server) respondAt(w http.ResponseWriter, r *http.Request, kind FunctionKind, path string, rawArgs json.RawMessage, format, def string, snap *snapshot) {
 	if def == "" {
 		ci, _ := identifyClient(r, "") // checked by serveHTTP
 		def = ci.defaultFormat()
@@ -159,7 +164,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, kind FunctionKi
 	}
 	ctx, cancel := s.requestCtx(r.Context())
 	defer cancel()
-	out := s.call(ctx, kind, path, args, ident, callOpts{requestID: httpRequestID(r)})
+	out := s.call(ctx, kind, path, args, ident, callOpts{requestID: httpRequestID(r), snap: snap})
 	resp := protocol.UDFResponse{LogLines: out.logLines}
 	if out.err == nil {
 		resp.Status = protocol.StatusSuccess

@@ -337,6 +337,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveRun(w, r)
 	case p == "/api/query_ts" && r.Method == http.MethodPost:
 		writeJSON(w, http.StatusOK, map[string]string{"ts": protocol.EncodeU64(uint64(s.store.current().ts))})
+	case p == "/api/query_at_ts" && r.Method == http.MethodPost:
+		s.serveQueryAtTS(w, r)
 	default:
 		writeHTTPError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no route for %s %s", r.Method, p))
 	}

@@ -73,6 +73,7 @@ const maxCommitLog = 4096
 type store struct {
 	mu       sync.Mutex
 	snap     *snapshot
+	history  []*snapshot // recent snapshots, oldest first; the last is snap
 	log      []commitRecord
 	logFloor protocol.Timestamp // commits at or below this ts may be missing from log
 
@@ -81,7 +82,8 @@ type store struct {
 }
 
 func newStore(start protocol.Timestamp) *store {
-	return &store{snap: &snapshot{ts: start, tables: map[string]*table{}}, logFloor: start}
+	snap := &snapshot{ts: start, tables: map[string]*table{}}
+	return &store{snap: snap, history: []*snapshot{snap}, logFloor: start}
 }
 
 func (st *store) current() *snapshot {
@@ -133,6 +135,7 @@ func (st *store) commit(tx *tx, now time.Time) protocol.Timestamp {
 		written = append(written, name)
 	}
 	st.snap = &snapshot{ts: ts, tables: tables}
+	st.keepHistory()
 	st.log = append(st.log, commitRecord{ts: ts, tables: written})
 	if len(st.log) > maxCommitLog {
 		drop := len(st.log) - maxCommitLog

@@ -146,6 +146,7 @@ type liveQuery struct {
 	path    string
 	args    map[string]any
 	argsErr error
+	journal *string // the journal of the last run (from the Add at first)
 	reads   map[string]bool
 	sent    bool
 	last    queryResult
@@ -158,6 +159,7 @@ type queryResult struct {
 	errCore  string // errMsg without the request id, which changes every run
 	errData  []byte
 	logLines []string
+	journal  *string
 }
 
 // equal compares results as the backend's deduplication hash does: the
@@ -165,7 +167,8 @@ type queryResult struct {
 func (a queryResult) equal(b queryResult) bool {
 	return a.ok == b.ok && bytes.Equal(a.value, b.value) && a.errCore == b.errCore &&
 		bytes.Equal(a.errData, b.errData) && (a.errData == nil) == (b.errData == nil) &&
-		slices.Equal(a.logLines, b.logLines)
+		slices.Equal(a.logLines, b.logLines) && (a.journal == nil) == (b.journal == nil) &&
+		(a.journal == nil || *a.journal == *b.journal)
 }
 
 type mutationJob struct {
@@ -415,7 +418,7 @@ func (c *syncConn) onModifyQuerySet(m *protocol.ModifyQuerySet) {
 				c.internalError("only admins may run functions in components")
 				return
 			}
-			q := &liveQuery{path: mod.UDFPath}
+			q := &liveQuery{path: mod.UDFPath, journal: mod.Journal}
 			q.args, q.argsErr = decodeArgs(mod.UDFPath, mod.Args)
 			c.queries[mod.QueryID] = q
 			c.added[mod.QueryID] = true
@@ -591,19 +594,23 @@ func readsAny(reads, changed map[string]bool) bool {
 }
 
 func (c *syncConn) runQuery(q *liveQuery, snap *snapshot) (queryResult, map[string]bool) {
-	out := c.s.call(c.ctx, KindQuery, q.path, q.args, c.identity, callOpts{snap: snap, argsErr: q.argsErr})
+	out := c.s.call(c.ctx, KindQuery, q.path, q.args, c.identity, callOpts{snap: snap, argsErr: q.argsErr, journal: q.journal})
 	if out.err != nil {
-		return queryResult{errMsg: out.errMsg, errCore: out.errCore, errData: out.errData, logLines: out.logLines}, out.reads
+		// A failed run leaves the journal as it was.
+		return queryResult{errMsg: out.errMsg, errCore: out.errCore, errData: out.errData, logLines: out.logLines,
+			journal: q.journal}, out.reads
 	}
-	return queryResult{ok: true, value: out.value, logLines: out.logLines}, out.reads
+	q.journal = out.journal
+	return queryResult{ok: true, value: out.value, logLines: out.logLines, journal: out.journal}, out.reads
 }
 
 func (r queryResult) modification(id protocol.QueryID) protocol.StateModification {
 	if r.ok {
-		return protocol.StateModification{Type: protocol.TypeQueryUpdated, QueryID: id, Value: r.value, LogLines: r.logLines}
+		return protocol.StateModification{Type: protocol.TypeQueryUpdated, QueryID: id, Value: r.value, LogLines: r.logLines,
+			Journal: r.journal}
 	}
 	return protocol.StateModification{Type: protocol.TypeQueryFailed, QueryID: id, ErrorMessage: r.errMsg,
-		ErrorData: r.errData, LogLines: r.logLines}
+		ErrorData: r.errData, LogLines: r.logLines, Journal: r.journal}
 }
 
 func (c *syncConn) sendTransition(t *protocol.Transition) {
