@@ -96,3 +96,20 @@ func (b *Bot) logf(format string, args ...any) {
 		b.Logf(format, args...)
 	}
 }
+
+// History returns up to max of the channel's most recent messages, newest
+// first, read page by page from the paginated query messages:paginated.
+func History(ctx context.Context, c client.Caller, channel string, max int) ([]Message, error) {
+	var out []Message
+	for m, err := range client.Paginate[Message](ctx, c, demoapi.MessagesPaginated.Path(),
+		map[string]any{"channel": channel}, client.PageOptions{PageSize: min(max, 50)}) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, m)
+		if len(out) == max {
+			break
+		}
+	}
+	return out, nil
+}

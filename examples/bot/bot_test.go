@@ -90,3 +90,23 @@ func TestBotAnswersMentions(t *testing.T) {
 		t.Errorf("%d messages, want %d: %+v", len(got), len(want), got)
 	}
 }
+
+func TestHistory(t *testing.T) {
+	srv := convextest.Start(t, convextest.WithDemoFunctions())
+	c, err := client.NewHTTPClient(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 120; i++ {
+		if _, err := srv.RunMutation("messages:send", map[string]any{"channel": "h", "author": "ada", "body": fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := History(context.Background(), c.As(client.Anonymous()), "h", 70)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 70 || got[0].Body != "119" || got[69].Body != "50" {
+		t.Fatalf("history: %d messages, first %+v", len(got), got[0])
+	}
+}

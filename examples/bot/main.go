@@ -63,6 +63,13 @@ func main() {
 			}
 		}()
 	}
+	recent, err := History(ctx, conn.Client, *channel, 5)
+	if err != nil {
+		log.Print(err)
+	}
+	for i := len(recent) - 1; i >= 0; i-- { // oldest of them first
+		fmt.Printf("(history) %s: %s\n", recent[i].Author, recent[i].Body)
+	}
 	bot := &Bot{Name: *name, Channel: *channel, Logf: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }}
 	fmt.Fprintf(os.Stderr, "%s is watching #%s; mention @%s to get an answer\n", *name, *channel, *name)
 	err = bot.Run(ctx, conn.Client)

@@ -14,6 +14,8 @@
 package demoapi
 
 import (
+	"errors"
+
 	"github.com/convexgo/convex/client"
 	"github.com/convexgo/convex/protocol"
 )
@@ -100,6 +102,167 @@ type MessagesListReturnsItem struct {
 	Body         string     `json:"body"`
 	Channel      string     `json:"channel"`
 }
+
+// MessagesPaginated is the public query messages:paginated.
+//
+//	args:    v.object({channel: v.string(), paginationOpts: v.object({cursor: v.union(v.string(), v.null()), endCursor: v.optional(v....
+//	returns: v.object({continueCursor: v.string(), isDone: v.boolean(), page: v.array(v.object({_creationTime: v.number(), _id: v.id(...
+//
+// Call it with MessagesPaginated.Subscribe or MessagesPaginated.Query.
+var MessagesPaginated = client.NewQueryRef[MessagesPaginatedArgs, MessagesPaginatedReturns]("messages:paginated")
+
+// MessagesPaginatedArgs holds the arguments of messages:paginated.
+type MessagesPaginatedArgs struct {
+	Channel        string                              `json:"channel"`
+	PaginationOpts MessagesPaginatedArgsPaginationOpts `json:"paginationOpts"`
+}
+
+// MessagesPaginatedArgsPaginationOpts is the object at messages:paginated args.paginationOpts.
+type MessagesPaginatedArgsPaginationOpts struct {
+	Cursor *string `json:"cursor"`
+	// EndCursor is optional: nil leaves it out (see EndCursorNull for null).
+	EndCursor *string `json:"endCursor,omitempty"`
+	// EndCursorNull is true when field "endCursor" is null rather than absent; EndCursor must then be nil.
+	EndCursorNull bool `json:"-"`
+	// ID is optional: nil leaves it out.
+	ID *float64 `json:"id,omitempty"`
+	// MaximumBytesRead is optional: nil leaves it out.
+	MaximumBytesRead *float64 `json:"maximumBytesRead,omitempty"`
+	// MaximumRowsRead is optional: nil leaves it out.
+	MaximumRowsRead *float64 `json:"maximumRowsRead,omitempty"`
+	NumItems        float64  `json:"numItems"`
+}
+
+// MarshalJSON encodes v as a Convex object, writing null for each field
+// whose Null flag is set.
+func (v MessagesPaginatedArgsPaginationOpts) MarshalJSON() ([]byte, error) {
+	type plain MessagesPaginatedArgsPaginationOpts
+	b, err := protocol.EncodeValue(plain(v))
+	if err != nil || !(v.EndCursorNull) {
+		return b, err
+	}
+	decoded, err := protocol.DecodeValue(b)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := decoded.(map[string]any)
+	if !ok {
+		return nil, errors.New("demoapi.MessagesPaginatedArgsPaginationOpts: not encoded as an object")
+	}
+	if v.EndCursorNull {
+		if v.EndCursor != nil {
+			return nil, errors.New("demoapi.MessagesPaginatedArgsPaginationOpts: EndCursor is set and so is EndCursorNull")
+		}
+		m["endCursor"] = nil
+	}
+	return protocol.EncodeValue(m)
+}
+
+// UnmarshalJSON decodes a Convex object into v, setting the Null flag of
+// each field that is present as null.
+func (v *MessagesPaginatedArgsPaginationOpts) UnmarshalJSON(data []byte) error {
+	type plain MessagesPaginatedArgsPaginationOpts
+	if err := protocol.Unmarshal(data, (*plain)(v)); err != nil {
+		return err
+	}
+	decoded, err := protocol.DecodeValue(data)
+	if err != nil {
+		return err
+	}
+	m, _ := decoded.(map[string]any)
+	v.EndCursorNull = false
+	if x, ok := m["endCursor"]; ok && x == nil {
+		v.EndCursorNull = true
+	}
+	return nil
+}
+
+// MessagesPaginatedReturns is the value messages:paginated returns.
+type MessagesPaginatedReturns struct {
+	ContinueCursor string                             `json:"continueCursor"`
+	IsDone         bool                               `json:"isDone"`
+	Page           []MessagesPaginatedReturnsPageItem `json:"page"`
+	// PageStatus is optional: nil leaves it out (see PageStatusNull for null).
+	PageStatus *MessagesPaginatedReturnsPageStatus `json:"pageStatus,omitempty"`
+	// PageStatusNull is true when field "pageStatus" is null rather than absent; PageStatus must then be nil.
+	PageStatusNull bool `json:"-"`
+	// SplitCursor is optional: nil leaves it out (see SplitCursorNull for null).
+	SplitCursor *string `json:"splitCursor,omitempty"`
+	// SplitCursorNull is true when field "splitCursor" is null rather than absent; SplitCursor must then be nil.
+	SplitCursorNull bool `json:"-"`
+}
+
+// MarshalJSON encodes v as a Convex object, writing null for each field
+// whose Null flag is set.
+func (v MessagesPaginatedReturns) MarshalJSON() ([]byte, error) {
+	type plain MessagesPaginatedReturns
+	b, err := protocol.EncodeValue(plain(v))
+	if err != nil || !(v.PageStatusNull || v.SplitCursorNull) {
+		return b, err
+	}
+	decoded, err := protocol.DecodeValue(b)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := decoded.(map[string]any)
+	if !ok {
+		return nil, errors.New("demoapi.MessagesPaginatedReturns: not encoded as an object")
+	}
+	if v.PageStatusNull {
+		if v.PageStatus != nil {
+			return nil, errors.New("demoapi.MessagesPaginatedReturns: PageStatus is set and so is PageStatusNull")
+		}
+		m["pageStatus"] = nil
+	}
+	if v.SplitCursorNull {
+		if v.SplitCursor != nil {
+			return nil, errors.New("demoapi.MessagesPaginatedReturns: SplitCursor is set and so is SplitCursorNull")
+		}
+		m["splitCursor"] = nil
+	}
+	return protocol.EncodeValue(m)
+}
+
+// UnmarshalJSON decodes a Convex object into v, setting the Null flag of
+// each field that is present as null.
+func (v *MessagesPaginatedReturns) UnmarshalJSON(data []byte) error {
+	type plain MessagesPaginatedReturns
+	if err := protocol.Unmarshal(data, (*plain)(v)); err != nil {
+		return err
+	}
+	decoded, err := protocol.DecodeValue(data)
+	if err != nil {
+		return err
+	}
+	m, _ := decoded.(map[string]any)
+	v.PageStatusNull = false
+	if x, ok := m["pageStatus"]; ok && x == nil {
+		v.PageStatusNull = true
+	}
+	v.SplitCursorNull = false
+	if x, ok := m["splitCursor"]; ok && x == nil {
+		v.SplitCursorNull = true
+	}
+	return nil
+}
+
+// MessagesPaginatedReturnsPageItem is the object at messages:paginated returns.page[].
+type MessagesPaginatedReturnsPageItem struct {
+	CreationTime float64    `json:"_creationTime"`
+	ID           MessagesID `json:"_id"`
+	Author       string     `json:"author"`
+	Body         string     `json:"body"`
+	Channel      string     `json:"channel"`
+}
+
+// MessagesPaginatedReturnsPageStatus is one of the literals at messages:paginated returns.pageStatus.
+type MessagesPaginatedReturnsPageStatus string
+
+// The values of MessagesPaginatedReturnsPageStatus.
+const (
+	MessagesPaginatedReturnsPageStatusSplitRecommended MessagesPaginatedReturnsPageStatus = "SplitRecommended"
+	MessagesPaginatedReturnsPageStatusSplitRequired    MessagesPaginatedReturnsPageStatus = "SplitRequired"
+)
 
 // MessagesSend is the public mutation messages:send.
 //
