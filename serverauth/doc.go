@@ -18,6 +18,12 @@
 //     anonymously for a request without a session (or answers it with
 //     Options.SignInRequired when Options.RequireSignIn is set).
 //
+// A session's token is thus fetched once per token lifetime per process,
+// and once for all instances sharing the store, except that first
+// requests of a session arriving at several instances at the same moment
+// may each fetch one (at most one per instance): the store is shared, the
+// wait for a fetch in flight is not.
+//
 // # Retries
 //
 // A call is retried at most once, with a freshly fetched token, and only
