@@ -195,7 +195,12 @@ var ErrNoCaller = errors.New("serverauth: no caller in the context (wrap the han
 // The session's entry is cleared even when ending the session failed,
 // and the errors are joined. A Convex token already handed out (such as
 // the browser's convex_jwt cookie) stays valid until its "exp": the
-// deployment cannot be told to refuse it sooner.
+// deployment cannot be told to refuse it sooner. The session is revoked
+// before its entry is cleared, so a later fetch on any instance fails;
+// but a fetch another instance had under way at that moment may still
+// store its token after the clear, where it is served for at most the
+// cache's MaxTTL (a fetch in this process never is: see
+// tokenprovider.SessionCache.Clear).
 func (m *Middleware) SignOut(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "private, no-store")
 	s := m.session(r)
