@@ -60,6 +60,9 @@ func (c *Client) WatchAuth(ctx context.Context, path string, args any, onChange 
 
 // Close stops watching and waits until no callback is running.
 func (b *AuthBoundary) Close() error {
+	if b.sub == nil {
+		return nil
+	}
 	b.sub.Close()
 	<-b.done
 	return nil

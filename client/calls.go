@@ -122,6 +122,9 @@ func ViaSocket() QueryOption { return func(o *queryOptions) { o.socket = true } 
 // is cancelled once every call waiting for it has given up, and is bounded
 // by WithHTTPTimeout.
 func (c *Client) QueryRaw(ctx context.Context, path string, args any, opts ...QueryOption) (json.RawMessage, error) {
+	if c.cmds == nil {
+		return nil, ErrNotInitialized
+	}
 	var qo queryOptions
 	for _, o := range opts {
 		o(&qo)

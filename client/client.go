@@ -22,7 +22,8 @@ import (
 // reconnecting as needed, and runs one-shot queries over HTTP.
 //
 // A Client is safe for concurrent use. Create one per deployment and
-// process, and Close it when done.
+// process with New, and Close it when done. The zero Client is not
+// usable: its methods return ErrNotInitialized and Close does nothing.
 type Client struct {
 	cfg        config
 	deployment string // the deployment URL, without trailing '/'
@@ -112,6 +113,9 @@ func New(deploymentURL string, opts ...Option) (*Client, error) {
 // provider returns, and its result is dropped. It is safe to call more
 // than once.
 func (c *Client) Close() error {
+	if c.cancel == nil {
+		return nil // the zero Client: nothing to close
+	}
 	c.closeOnce.Do(func() {
 		c.cancel()
 		c.flights.close()
@@ -125,6 +129,9 @@ func (c *Client) Close() error {
 
 // ConnectionState returns the current state of the client's WebSocket.
 func (c *Client) ConnectionState() ConnectionState {
+	if c.state == nil {
+		return Closed
+	}
 	return c.state.now()
 }
 
@@ -140,6 +147,9 @@ func (c *Client) WaitForState(ctx context.Context, ok func(ConnectionState) bool
 // attempts since the client was last in sync, the last connection error
 // and the time of the next attempt.
 func (c *Client) Status() ConnectionStatus {
+	if c.state == nil {
+		return ConnectionStatus{State: Closed, LastError: ErrNotInitialized}
+	}
 	return c.state.status()
 }
 
@@ -147,6 +157,9 @@ func (c *Client) Status() ConnectionStatus {
 // ends; it then returns the status it saw last. ok is called on every
 // change of the status, from the caller's goroutine.
 func (c *Client) WaitForStatus(ctx context.Context, ok func(ConnectionStatus) bool) (ConnectionStatus, error) {
+	if c.state == nil {
+		return c.Status(), ErrNotInitialized
+	}
 	for {
 		st, changed := c.state.get()
 		if ok(st) {
@@ -168,6 +181,9 @@ func (c *Client) WaitForStatus(ctx context.Context, ok func(ConnectionStatus) bo
 // never runs in those cases. The owner runs f as soon as it takes it and
 // f never blocks, so the wait is short.
 func (c *Client) do(ctx context.Context, f func(*owner)) error {
+	if c.cmds == nil {
+		return ErrNotInitialized
+	}
 	done := make(chan struct{})
 	select {
 	case c.cmds <- func(o *owner) { f(o); close(done) }:
@@ -183,6 +199,9 @@ func (c *Client) do(ctx context.Context, f func(*owner)) error {
 // doAsync runs f on the owner goroutine without a caller context; it is
 // for cleanup (closing a subscription) and gives up once the client closes.
 func (c *Client) doAsync(f func(*owner)) {
+	if c.cmds == nil {
+		return
+	}
 	select {
 	case c.cmds <- f:
 	case <-c.ownerDone:

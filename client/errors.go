@@ -15,6 +15,13 @@ import (
 // been closed.
 var ErrClosed = errors.New("convex: client closed")
 
+// ErrNotInitialized is returned by the methods of a zero Client,
+// Subscription, RawSubscription, SnapshotSubscription or AuthBoundary:
+// they are made by New, Subscribe, SubscribeRaw, SubscribeAll and
+// WatchAuth, and their zero values are not usable (Close on them does
+// nothing).
+var ErrNotInitialized = errors.New("convex: not made by this package's constructors (zero value)")
+
 // ErrConnectionLost is matched (errors.Is) by the error of an action that
 // was sent but whose connection dropped before it answered. Actions are not
 // idempotent, so the client does not re-send them; retry only if the action

@@ -301,8 +301,8 @@ func (c *HTTPCaller) ActionRaw(ctx context.Context, path string, args any, opts 
 }
 
 func (c *HTTPCaller) post(ctx context.Context, endpoint, kind, path string, args any) (json.RawMessage, error) {
-	if c == nil || c.h == nil {
-		return nil, errors.New("convex: HTTPCaller not made by HTTPClient.As")
+	if c == nil || c.h == nil || c.h.api.hc == nil {
+		return nil, ErrNotInitialized // not made by HTTPClient.As of a NewHTTPClient
 	}
 	encoded, err := encodeArgs(kind, path, args)
 	if err != nil {

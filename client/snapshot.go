@@ -70,11 +70,17 @@ func (c *Client) SubscribeAll(ctx context.Context, queries ...QuerySpec) (*Snaps
 
 // Next blocks until a snapshot newer than the last one returned.
 func (s *SnapshotSubscription) Next(ctx context.Context) (Snapshot, error) {
+	if s.box == nil {
+		return Snapshot{}, ErrNotInitialized
+	}
 	return s.box.Next(ctx)
 }
 
 // Close ends the subscription and releases its queries.
 func (s *SnapshotSubscription) Close() error {
+	if s.box == nil {
+		return nil
+	}
 	s.once.Do(func() {
 		s.box.Close(ErrClosed)
 		s.c.doAsync(func(o *owner) { o.unsubscribeAll(s) })

@@ -76,6 +76,9 @@ func (c *Client) SubscribeRaw(ctx context.Context, path string, args any) (*RawS
 // The returned bytes are shared with every subscriber of the query: read
 // them, do not modify them.
 func (s *RawSubscription) Next(ctx context.Context) (json.RawMessage, error) {
+	if s.box == nil {
+		return nil, ErrNotInitialized
+	}
 	r, err := s.box.Next(ctx)
 	if err != nil {
 		return nil, err
@@ -86,6 +89,9 @@ func (s *RawSubscription) Next(ctx context.Context) (json.RawMessage, error) {
 // Latest returns the newest value without waiting; ok is false when there
 // is none yet.
 func (s *RawSubscription) Latest() (value json.RawMessage, err error, ok bool) {
+	if s.box == nil {
+		return nil, ErrNotInitialized, false
+	}
 	r, _, ok := s.box.Latest()
 	if !ok {
 		return nil, nil, false
@@ -100,6 +106,9 @@ func (s *RawSubscription) Path() string { return s.path }
 // query, the server subscription is removed (through the owner
 // goroutine; Close does not wait for it). Close is idempotent.
 func (s *RawSubscription) Close() error {
+	if s.box == nil {
+		return nil
+	}
 	s.once.Do(func() {
 		s.box.Close(ErrClosed)
 		s.c.leaveGroup(s.group, s, nil)
@@ -147,6 +156,10 @@ func decode[T any](raw json.RawMessage, path string) (T, error) {
 // and decodes it. A value that does not fit T gives a *DecodeError; the
 // subscription stays usable.
 func (s *Subscription[T]) Next(ctx context.Context) (T, error) {
+	if s.raw == nil || s.raw.box == nil {
+		var zero T
+		return zero, ErrNotInitialized
+	}
 	r, err := s.raw.box.Next(ctx)
 	if err == nil {
 		err = r.err
@@ -161,6 +174,9 @@ func (s *Subscription[T]) Next(ctx context.Context) (T, error) {
 // Latest returns the newest value without waiting; ok is false when there
 // is none yet.
 func (s *Subscription[T]) Latest() (v T, err error, ok bool) {
+	if s.raw == nil || s.raw.box == nil {
+		return v, ErrNotInitialized, false
+	}
 	r, _, ok := s.raw.box.Latest()
 	if !ok || r.err != nil {
 		return v, r.err, ok
@@ -190,7 +206,12 @@ func (s *Subscription[T]) Updates(ctx context.Context) iter.Seq2[T, error] {
 }
 
 // Close ends the subscription; see RawSubscription.Close.
-func (s *Subscription[T]) Close() error { return s.raw.Close() }
+func (s *Subscription[T]) Close() error {
+	if s.raw == nil {
+		return nil
+	}
+	return s.raw.Close()
+}
 
 // Raw returns the underlying raw subscription.
 func (s *Subscription[T]) Raw() *RawSubscription { return s.raw }

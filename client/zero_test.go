@@ -1,0 +1,87 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// The zero value of each exported type is unusable but safe: Close does
+// nothing and every other method returns ErrNotInitialized, never a panic
+// or a hang.
+func TestZeroValues(t *testing.T) {
+	ctx := context.Background()
+	var c Client
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := c.QueryRaw(ctx, "m:f", nil); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("QueryRaw = %v", err)
+	}
+	if _, err := c.MutationRaw(ctx, "m:f", nil); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("MutationRaw = %v", err)
+	}
+	if _, err := c.SubscribeRaw(ctx, "m:f", nil); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("SubscribeRaw = %v", err)
+	}
+	if _, err := c.Stats(ctx); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("Stats = %v", err)
+	}
+	if err := c.ClearAuth(ctx); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("ClearAuth = %v", err)
+	}
+	if s := c.ConnectionState(); s != Closed {
+		t.Errorf("ConnectionState = %v", s)
+	}
+	if _, err := c.WaitForState(ctx, func(ConnectionState) bool { return false }); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("WaitForState = %v", err)
+	}
+	var raw RawSubscription
+	if err := raw.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := raw.Next(ctx); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("RawSubscription.Next = %v", err)
+	}
+	if _, err, ok := raw.Latest(); ok || !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("RawSubscription.Latest = %v %v", err, ok)
+	}
+	var sub Subscription[int]
+	if err := sub.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := sub.Next(ctx); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("Subscription.Next = %v", err)
+	}
+	if _, err, _ := sub.Latest(); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("Subscription.Latest = %v", err)
+	}
+	for _, err := range sub.Updates(ctx) {
+		if !errors.Is(err, ErrNotInitialized) {
+			t.Errorf("Subscription.Updates = %v", err)
+		}
+		break
+	}
+	var snap SnapshotSubscription
+	if err := snap.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := snap.Next(ctx); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("SnapshotSubscription.Next = %v", err)
+	}
+	var b AuthBoundary
+	if err := b.Close(); err != nil {
+		t.Error(err)
+	}
+	var h HTTPCaller
+	if _, err := h.QueryRaw(ctx, "m:f", nil); err == nil {
+		t.Error("zero HTTPCaller made a call")
+	}
+}
+
+func TestZeroHTTPClient(t *testing.T) {
+	var h HTTPClient
+	if _, err := h.As(Anonymous()).QueryRaw(context.Background(), "m:f", nil); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("zero HTTPClient = %v", err)
+	}
+}
