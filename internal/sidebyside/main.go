@@ -132,7 +132,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 	for i := range cfg.Pairs {
 		g, err := runGo(ctx, srv.URL(), cfg, fmt.Sprintf("go%d", i))
 		if err != nil {
-			return fmt.Errorf("Go run %d: %w", i+1, err)
+			return fmt.Errorf("run %d of the Go client: %w", i+1, err)
 		}
 		if err := clearData(srv); err != nil {
 			return err
@@ -140,7 +140,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 		fmt.Fprintf(log, "pair %d: Go run done\n", i+1)
 		j, err := runJS(ctx, node, dir, srv.URL(), cfg, fmt.Sprintf("js%d", i))
 		if err != nil {
-			return fmt.Errorf("JS run %d: %w", i+1, err)
+			return fmt.Errorf("run %d of the JS client: %w", i+1, err)
 		}
 		if err := clearData(srv); err != nil {
 			return err
