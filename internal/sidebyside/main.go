@@ -94,10 +94,16 @@ func main() {
 }
 
 // packageDir is this source file's directory, where bench.mjs and
-// package-lock.json are, under go run and go test alike.
+// package-lock.json are, under go run and go test alike; built with
+// -trimpath it falls back to the working directory (go test's is the
+// package's).
 func packageDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(file)
+	dir := filepath.Dir(file)
+	if _, err := os.Stat(filepath.Join(dir, "bench.mjs")); err != nil {
+		return "."
+	}
+	return dir
 }
 
 // errNoNode says node or npm is not installed; the test skips on it
