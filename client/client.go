@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -125,6 +126,21 @@ func (c *Client) Close() error {
 		}
 	})
 	return nil
+}
+
+// OnStateChange registers f to be called with each new connection state,
+// from the same goroutine and with the same rules as WithStateChange's
+// callback (in order, never from the goroutine that drives the
+// connection). Any number may be registered, at any time; remove stops the
+// calls (one already queued may still run).
+func (c *Client) OnStateChange(f func(ConnectionState)) (remove func(), err error) {
+	if c.state == nil {
+		return func() {}, ErrNotInitialized
+	}
+	if f == nil {
+		return func() {}, errors.New("convex: OnStateChange(nil)")
+	}
+	return c.state.add(f), nil
 }
 
 // ConnectionState returns the current state of the client's WebSocket.

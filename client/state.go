@@ -2,6 +2,7 @@ package client
 
 import (
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 )
@@ -70,15 +71,37 @@ type ConnectionStatus struct {
 // callback on the client's callback queue when the state changes, so the
 // owner never waits on user code.
 type stateNotifier struct {
-	mu       sync.Mutex
-	current  ConnectionStatus
-	changed  chan struct{} // closed and replaced on each change
-	callback func(ConnectionState)
-	queue    *callbackQueue
+	mu      sync.Mutex
+	current ConnectionStatus
+	changed chan struct{} // closed and replaced on each change
+	queue   *callbackQueue
+	// callbacks are the WithStateChange option's and OnStateChange's,
+	// by registration number (removed entries are deleted).
+	callbacks map[uint64]func(ConnectionState)
+	nextCB    uint64
 }
 
 func newStateNotifier(callback func(ConnectionState), queue *callbackQueue) *stateNotifier {
-	return &stateNotifier{current: ConnectionStatus{State: Connecting}, changed: make(chan struct{}), callback: callback, queue: queue}
+	n := &stateNotifier{current: ConnectionStatus{State: Connecting}, changed: make(chan struct{}), queue: queue,
+		callbacks: map[uint64]func(ConnectionState){}}
+	if callback != nil {
+		n.add(callback)
+	}
+	return n
+}
+
+// add registers f and returns its removal.
+func (n *stateNotifier) add(f func(ConnectionState)) (remove func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	id := n.nextCB
+	n.nextCB++
+	n.callbacks[id] = f
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		delete(n.callbacks, id)
+	}
 }
 
 // set records a new state; it never blocks. Leaving Reconnecting clears
@@ -106,10 +129,25 @@ func (n *stateNotifier) update(f func(*ConnectionStatus)) {
 	}
 	close(n.changed)
 	n.changed = make(chan struct{})
+	var cbs []func(ConnectionState)
+	if old.State != cur.State {
+		ids := make([]uint64, 0, len(n.callbacks))
+		for id := range n.callbacks {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids) // in registration order
+		for _, id := range ids {
+			cbs = append(cbs, n.callbacks[id])
+		}
+	}
 	n.mu.Unlock()
-	if cb := n.callback; cb != nil && old.State != cur.State {
+	if len(cbs) > 0 {
 		s := cur.State
-		n.queue.add(func() { cb(s) })
+		n.queue.add(func() {
+			for _, cb := range cbs {
+				cb(s)
+			}
+		})
 	}
 }
 

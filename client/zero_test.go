@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/convexgo/convex/internal/testserver"
 )
 
 // The zero value of each exported type is unusable but safe: Close does
@@ -83,5 +85,58 @@ func TestZeroHTTPClient(t *testing.T) {
 	var h HTTPClient
 	if _, err := h.As(Anonymous()).QueryRaw(context.Background(), "m:f", nil); !errors.Is(err, ErrNotInitialized) {
 		t.Errorf("zero HTTPClient = %v", err)
+	}
+}
+
+// State callbacks can be added after New, several of them, and removed.
+func TestOnStateChange(t *testing.T) {
+	srv, c, ctx := setup(t)
+	if _, err := c.WaitForState(ctx, func(s ConnectionState) bool { return s == Connected }); err != nil {
+		t.Fatal(err)
+	}
+	a, b := make(chan ConnectionState, 16), make(chan ConnectionState, 16)
+	removeA, err := c.OnStateChange(func(s ConnectionState) { a <- s })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.OnStateChange(func(s ConnectionState) { b <- s }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.OnStateChange(nil); err == nil {
+		t.Fatal("OnStateChange(nil) accepted")
+	}
+	drop := func() {
+		t.Helper()
+		// The client may see its socket open before the deployment lists it.
+		if err := srv.WaitFor(ctx, func(st testserver.Stats) bool { return st.SocketsOpen == 1 }); err != nil {
+			t.Fatal(err)
+		}
+		if n := srv.DropAll(); n != 1 {
+			t.Fatalf("dropped %d sockets", n)
+		}
+	}
+	drop()
+	for _, ch := range []chan ConnectionState{a, b} {
+		if s := <-ch; s != Reconnecting {
+			t.Fatalf("first change = %v", s)
+		}
+		for s := range ch {
+			if s == Connected {
+				break
+			}
+		}
+	}
+	removeA()
+	drop()
+	for s := range b {
+		if s == Connected {
+			break
+		}
+	}
+	// b saw the second drop; a, removed, saw nothing more.
+	select {
+	case s := <-a:
+		t.Fatalf("removed callback called with %v", s)
+	default:
 	}
 }
