@@ -195,9 +195,11 @@ func TestOnUpdatePanicRecovered(t *testing.T) {
 	_, c, ctx := setup(t, WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))))
 	u := newUpdates()
 	calls := 0
+	panicked := make(chan struct{})
 	unsub, err := OnUpdate(ctx, c, "counter:get", map[string]any{"name": "panic"}, func(v int64, err error) {
 		calls++
 		if calls == 1 {
+			close(panicked)
 			panic("boom")
 		}
 		u.f(v, err)
@@ -206,6 +208,10 @@ func TestOnUpdatePanicRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unsub()
+	// Increment only after the first call panicked: done earlier, the first
+	// call could already see the new value (latest-value delivery), and no
+	// later call would come.
+	<-panicked
 	u.until(t, ctx, increment(t, ctx, c, "panic"))
 	logMu.Lock()
 	defer logMu.Unlock()
