@@ -38,3 +38,27 @@ func TestFastTransitionDeclines(t *testing.T) {
 		}
 	}
 }
+
+// TestFastValueTakesValues checks that ordinary values are read by the
+// fast value decoder, with the reference's result.
+func TestFastValueTakesValues(t *testing.T) {
+	m, err := DecodeServerMessage(transitionFrame(t, 3, 1024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []string{`{"b":[1,{"$integer":"AQAAAAAAAAA="}],"a":{"c":null,"d":{"$bytes":"AQ=="},"e":{"$float":"AAAAAAAA+H8="}}}`, `-0`, `"\u00e9"`}
+	for _, mod := range m.(*Transition).Modifications {
+		values = append(values, string(mod.Value))
+	}
+	for _, s := range values {
+		fast, ok := fastValue([]byte(s), 0)
+		if !ok {
+			t.Errorf("fast path declined %.200q", s)
+			continue
+		}
+		ref, err := decodeValueRef([]byte(s), 0)
+		if err != nil || !equalValues(fast, ref) {
+			t.Errorf("fast path and reference differ on %.200q (%v)", s, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -211,4 +212,74 @@ func FuzzFastTransition(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzFastValue compares the hand-written value decoder with the reference
+// (encoding/json and convertJSON) on every input: whatever the fast path
+// accepts, the reference must accept with an equal value, and DecodeValue
+// must agree with the reference in all cases.
+func FuzzFastValue(f *testing.F) {
+	for _, s := range []string{
+		`null`, `true`, `false`, `-0`, `1.5`, `1e400`, `123456789012345`, `-1234567890123456789`, `"s"`, `"\u00e9\ud800"`, "\"\xff\"",
+		`[]`, `{}`, ` [ 1 , { "a" : [ ] } ] `, `{"a":1,"a":2}`, `{"$integer":"/JxOAAAAAAA="}`, `{"$float":"AAAAAAAA+H8="}`,
+		`{"$bytes":"ABCD"}`, `{"\u0024bytes":"ABCD"}`, `{"$integer":{},"$integer":"AQAAAAAAAAA="}`, `{"$set":[]}`, `{"a\u0000":1}`,
+		`{"b":[1,{"$integer":"AQAAAAAAAAA="}],"a":{"c":null}}`, `[[[[[]]]]]`, `01`, `[1,]`, `{"a":1}x`,
+		strings.Repeat("[", 64) + strings.Repeat("]", 64), strings.Repeat("[", 65) + strings.Repeat("]", 65),
+		strings.Repeat(`{"a":`, 64) + `{"$integer":"AQAAAAAAAAA="}` + strings.Repeat("}", 64),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ref, refErr := decodeValueRef(bytes.Clone(data), 0)
+		fast, ok := fastValue(data, 0)
+		if ok {
+			if refErr != nil {
+				t.Fatalf("fast path accepted what the reference refuses (%v):\n%q", refErr, data)
+			}
+			if !equalValues(fast, ref) {
+				t.Fatalf("fast path and reference differ on %q:\nfast %#v\nref  %#v", data, fast, ref)
+			}
+		}
+		got, err := DecodeValue(data)
+		if (err == nil) != (refErr == nil) || !equalValues(got, ref) {
+			t.Fatalf("DecodeValue differs from the reference on %q: %#v, %v vs %#v, %v", data, got, err, ref, refErr)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidValue) {
+			t.Fatalf("error %T is not a *ValueError", err)
+		}
+	})
+}
+
+// equalValues compares decoded values, telling -0 from 0 and taking NaN
+// as equal to itself.
+func equalValues(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y) || ok && x != x && y != y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if !equalValues(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for k, e := range x {
+			f, ok := y[k]
+			if !ok || !equalValues(e, f) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }
