@@ -17,11 +17,25 @@ import (
 // {"$bytes": s} or {"$float": s} with a string s is the special type it
 // names; any other object whose field name starts with '$' is an error, as
 // is a $float holding an ordinary number or a $integer that is not 8 bytes.
+//
+// Values are read by a hand-written decoder (fastValue); a value it refuses
+// is decoded again by the reference decoder (decodeValueRef, built on
+// encoding/json) for its error, so both accept the same values with equal
+// results (FuzzFastValue checks it).
 func DecodeValue(data []byte) (any, error) {
 	return decodeValueAt(data, 0)
 }
 
 func decodeValueAt(data []byte, depth int) (any, error) {
+	if v, ok := fastValue(data, depth); ok {
+		return v, nil
+	}
+	return decodeValueRef(data, depth)
+}
+
+// decodeValueRef is the reference value decoder: encoding/json into an
+// any, then convertJSON.
+func decodeValueRef(data []byte, depth int) (any, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, valueErr("not JSON: %v", err)

@@ -3,8 +3,11 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -153,4 +156,130 @@ func FuzzNumber(f *testing.F) {
 			t.Fatalf("Int64 %d round trip: %d, %v", n, back, err)
 		}
 	})
+}
+
+// transitionSeeds are Transition frames, ordinary and odd, for the fuzz
+// targets that compare the fast path with the reference decoder.
+var transitionSeeds = []string{
+	`{"type":"Transition","startVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"endVersion":{"querySet":1,"identity":0,"ts":"Fc2yx35oFhg="},"modifications":[{"type":"QueryUpdated","queryId":0,"value":[{"a":{"$integer":"AQAAAAAAAAA="}}],"logLines":[],"journal":null},{"type":"QueryFailed","queryId":1,"errorMessage":"e","errorData":{"code":"boom"},"logLines":[],"journal":null},{"type":"QueryRemoved","queryId":2}],"clientClockSkew":-3,"serverTs":5}`,
+	` { "type" : "Transition" , "startVersion" : { } , "endVersion" : {"ts":"AQAAAAAAAAA="} , "modifications" : [ ] } `,
+	`{"startVersion":{},"endVersion":{},"modifications":[],"type":"Transition","x":[1,{"y":null}],"serverTs":null}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[],"type":"Transition"}`,
+	`{"type":"Transition","Type":"Ping","startVersion":{},"endVersion":{},"modifications":[]}`,
+	`{"type":"Transition","startVersion":{"querySet":null},"endVersion":{},"modifications":[]}`,
+	`{"type":"Transition","startVersion":{"QuerySet":4},"endVersion":{},"modifications":[]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"type":"QueryUpdated","queryId":1,"value":null,"journal":"j","logLines":["a\u00e9\ud800"]}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"type":"Query\u0055pdated","queryId":4294967295,"value":"` + "\xff" + `"}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"type":"QueryUpdated","queryId":4294967296,"value":1}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"type":"QueryUpdated","queryId":1.0,"value":1}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"type":"QueryFailed","queryId":1,"errorMessage":null}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"type":"QueryRemoved","queryId":1,"logLines":null,"value":[1e5,-0.5E-3,true,false]}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"queryId":1,"value":1}],"modifications":[{"type":"QueryUpdated"}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{"type":"QueryUpdated","queryId":1,"value":01}]}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[],"clientClockSkew":-9223372036854775808}`,
+	`{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[]}x`,
+}
+
+// FuzzFastTransition compares the hand-written Transition scanner with the
+// reference decoder (encoding/json) on every input: whatever the fast path
+// accepts, the reference must accept with an equal result, and
+// DecodeServerMessage must agree with the reference in all cases.
+func FuzzFastTransition(f *testing.F) {
+	for _, s := range transitionSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"type":"Ping"}`))
+	f.Add([]byte(`{"type":"MutationResponse","requestId":0,"success":true,"result":null,"ts":"AQAAAAAAAAA=","logLines":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ref, refErr := decodeServerMessageRef(data)
+		fast, ok := fastTransition(data)
+		if ok {
+			if refErr != nil {
+				t.Fatalf("fast path accepted what the reference refuses (%v):\n%q", refErr, data)
+			}
+			if !reflect.DeepEqual(ServerMessage(fast), ref) {
+				t.Fatalf("fast path and reference differ on %q:\nfast %#v\nref  %#v", data, fast, ref)
+			}
+		}
+		got, err := DecodeServerMessage(data)
+		if (err == nil) != (refErr == nil) || !reflect.DeepEqual(got, ref) {
+			t.Fatalf("DecodeServerMessage differs from the reference on %q: %#v, %v vs %#v, %v", data, got, err, ref, refErr)
+		}
+		if err != nil {
+			var me *MessageError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %T is not a *MessageError", err)
+			}
+		}
+	})
+}
+
+// FuzzFastValue compares the hand-written value decoder with the reference
+// (encoding/json and convertJSON) on every input: whatever the fast path
+// accepts, the reference must accept with an equal value, and DecodeValue
+// must agree with the reference in all cases.
+func FuzzFastValue(f *testing.F) {
+	for _, s := range []string{
+		`null`, `true`, `false`, `-0`, `1.5`, `1e400`, `123456789012345`, `-1234567890123456789`, `"s"`, `"\u00e9\ud800"`, "\"\xff\"",
+		`[]`, `{}`, ` [ 1 , { "a" : [ ] } ] `, `{"a":1,"a":2}`, `{"$integer":"/JxOAAAAAAA="}`, `{"$float":"AAAAAAAA+H8="}`,
+		`{"$bytes":"ABCD"}`, `{"\u0024bytes":"ABCD"}`, `{"$integer":{},"$integer":"AQAAAAAAAAA="}`, `{"$set":[]}`, `{"a\u0000":1}`,
+		`{"b":[1,{"$integer":"AQAAAAAAAAA="}],"a":{"c":null}}`, `[[[[[]]]]]`, `01`, `[1,]`, `{"a":1}x`,
+		strings.Repeat("[", 64) + strings.Repeat("]", 64), strings.Repeat("[", 65) + strings.Repeat("]", 65),
+		strings.Repeat(`{"a":`, 64) + `{"$integer":"AQAAAAAAAAA="}` + strings.Repeat("}", 64),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ref, refErr := decodeValueRef(bytes.Clone(data), 0)
+		fast, ok := fastValue(data, 0)
+		if ok {
+			if refErr != nil {
+				t.Fatalf("fast path accepted what the reference refuses (%v):\n%q", refErr, data)
+			}
+			if !equalValues(fast, ref) {
+				t.Fatalf("fast path and reference differ on %q:\nfast %#v\nref  %#v", data, fast, ref)
+			}
+		}
+		got, err := DecodeValue(data)
+		if (err == nil) != (refErr == nil) || !equalValues(got, ref) {
+			t.Fatalf("DecodeValue differs from the reference on %q: %#v, %v vs %#v, %v", data, got, err, ref, refErr)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidValue) {
+			t.Fatalf("error %T is not a *ValueError", err)
+		}
+	})
+}
+
+// equalValues compares decoded values, telling -0 from 0 and taking NaN
+// as equal to itself.
+func equalValues(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y) || ok && x != x && y != y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if !equalValues(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for k, e := range x {
+			f, ok := y[k]
+			if !ok || !equalValues(e, f) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }

@@ -279,8 +279,26 @@ func nullIfEmpty(raw json.RawMessage) json.RawMessage {
 //
 // Values (query results, mutation results, error data) are returned as raw
 // Convex JSON, checked only for being JSON: decode them with DecodeValue or
-// Unmarshal when they are used.
+// Unmarshal when they are used. Each is its own copy: nothing returned
+// aliases data.
+//
+// A Transition in the shape servers send is read by a hand-written scanner
+// (fastTransition); every other frame, and any Transition the scanner is
+// not sure of (an error, a duplicate or case-folded key, an escaped key, a
+// null where the reference gives it meaning), goes to the reference decoder
+// built on encoding/json, so the two accept and refuse the same frames
+// with the same results (FuzzFastTransition checks it).
 func DecodeServerMessage(data []byte) (ServerMessage, error) {
+	if t, ok := fastTransition(data); ok {
+		return t, nil
+	}
+	return decodeServerMessageRef(data)
+}
+
+// decodeServerMessageRef is the reference decoder: encoding/json and the
+// wire structs. DecodeServerMessage falls back to it, and the fuzz tests
+// compare the fast path against it.
+func decodeServerMessageRef(data []byte) (ServerMessage, error) {
 	typ, err := peekType(data)
 	if err != nil {
 		return nil, err
