@@ -309,7 +309,7 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		return e.encodeArray(v, depth)
+		return e.encodeArray(v, depth, false)
 	case reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			b := make([]byte, v.Len())
@@ -317,13 +317,13 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 			e.appendBytes(b)
 			return nil
 		}
-		return e.encodeArray(v, depth)
+		return e.encodeArray(v, depth, false)
 	case reflect.Map:
 		if v.IsNil() {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		return e.encodeMap(v, depth)
+		return e.encodeMap(v, depth, false)
 	case reflect.Struct:
 		return e.encodeStruct(v, depth)
 	case reflect.Interface:
@@ -449,41 +449,13 @@ func (e *encoder) encodeAsInt64(v reflect.Value, depth int) error {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		if err := e.enter(depth); err != nil {
-			return err
-		}
-		n := v.Len()
-		if n > MaxArrayLength {
-			return valueErr("array of %d elements is longer than %d", n, MaxArrayLength)
-		}
-		e.buf = append(e.buf, '[')
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				e.buf = append(e.buf, ',')
-			}
-			if err := e.encodeAsInt64(v.Index(i), depth+1); err != nil {
-				return atIndex(err, i)
-			}
-		}
-		e.buf = append(e.buf, ']')
-		return nil
+		return e.encodeArray(v, depth, true)
 	case reflect.Map:
 		if v.IsNil() {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		if err := e.enter(depth); err != nil {
-			return err
-		}
-		if v.Type().Key().Kind() != reflect.String {
-			return valueErr("map key type %s is not a string", v.Type().Key())
-		}
-		fields := make([]field, 0, v.Len())
-		iter := v.MapRange()
-		for iter.Next() {
-			fields = append(fields, field{name: iter.Key().String(), val: iter.Value(), asInt64: true})
-		}
-		return e.encodeFields(fields, depth)
+		return e.encodeMap(v, depth, true)
 	}
 	return valueErr("the convex:\"int64\" tag needs an integer field (or pointers, slices, arrays or maps of integers), not %s", v.Type())
 }
@@ -495,7 +467,9 @@ func (e *encoder) enter(depth int) error {
 	return nil
 }
 
-func (e *encoder) encodeArray(v reflect.Value, depth int) error {
+// encodeArray writes an array; asInt64 encodes its integers as Int64 (a
+// field tagged convex:"int64").
+func (e *encoder) encodeArray(v reflect.Value, depth int, asInt64 bool) error {
 	if err := e.enter(depth); err != nil {
 		return err
 	}
@@ -508,7 +482,13 @@ func (e *encoder) encodeArray(v reflect.Value, depth int) error {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
-		if err := e.encode(v.Index(i), depth+1); err != nil {
+		var err error
+		if asInt64 {
+			err = e.encodeAsInt64(v.Index(i), depth+1)
+		} else {
+			err = e.encode(v.Index(i), depth+1)
+		}
+		if err != nil {
 			return atIndex(err, i)
 		}
 	}
@@ -522,7 +502,9 @@ type field struct {
 	asInt64 bool // the field is tagged `convex:"int64"`
 }
 
-func (e *encoder) encodeMap(v reflect.Value, depth int) error {
+// encodeMap writes a map with string keys as an object; asInt64 as for
+// encodeArray.
+func (e *encoder) encodeMap(v reflect.Value, depth int, asInt64 bool) error {
 	if err := e.enter(depth); err != nil {
 		return err
 	}
@@ -532,7 +514,7 @@ func (e *encoder) encodeMap(v reflect.Value, depth int) error {
 	fields := make([]field, 0, v.Len())
 	iter := v.MapRange()
 	for iter.Next() {
-		fields = append(fields, field{name: iter.Key().String(), val: iter.Value()})
+		fields = append(fields, field{name: iter.Key().String(), val: iter.Value(), asInt64: asInt64})
 	}
 	return e.encodeFields(fields, depth)
 }
