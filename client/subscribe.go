@@ -87,7 +87,8 @@ func (s *RawSubscription) Next(ctx context.Context) (json.RawMessage, error) {
 }
 
 // Latest returns the newest value without waiting; ok is false when there
-// is none yet.
+// is none yet. After Close it still returns the last value seen (Next
+// returns ErrClosed).
 func (s *RawSubscription) Latest() (value json.RawMessage, err error, ok bool) {
 	if s.box == nil {
 		return nil, ErrNotInitialized, false
@@ -172,7 +173,8 @@ func (s *Subscription[T]) Next(ctx context.Context) (T, error) {
 }
 
 // Latest returns the newest value without waiting; ok is false when there
-// is none yet.
+// is none yet. After Close it still returns the last value seen (Next
+// returns ErrClosed).
 func (s *Subscription[T]) Latest() (v T, err error, ok bool) {
 	if s.raw == nil || s.raw.box == nil {
 		return v, ErrNotInitialized, false

@@ -140,3 +140,27 @@ func TestOnStateChange(t *testing.T) {
 	default:
 	}
 }
+
+// After Close, Next fails with ErrClosed at once and Latest still returns
+// the last value seen, as documented.
+func TestAfterClose(t *testing.T) {
+	_, c, ctx := setup(t)
+	sub, err := Subscribe[int](ctx, c, "counter:get", map[string]any{"name": "ac"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	if _, err := sub.Next(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Next after Close = %v", err)
+	}
+	if v, err, ok := sub.Latest(); !ok || err != nil || v != 0 {
+		t.Errorf("Latest after Close = %v, %v, %v", v, err, ok)
+	}
+	c.Close()
+	if _, err := c.SubscribeRaw(ctx, "counter:get", nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("SubscribeRaw after Client.Close = %v", err)
+	}
+}
