@@ -46,6 +46,7 @@ type StatusError struct {
 	Location   string // the Location header of a redirect, if any
 }
 
+// Error describes the unexpected response.
 func (e *StatusError) Error() string {
 	if e.Location != "" {
 		return fmt.Sprintf("betterauth: GET %s: status %d (redirect to %s, not followed)", e.URL, e.StatusCode, e.Location)

@@ -70,10 +70,12 @@ type PageError struct {
 	Err error
 }
 
+// Error describes the failure and the cursor that resumes the walk.
 func (e *PageError) Error() string {
 	return fmt.Sprintf("%v (resume from cursor %q)", e.Err, e.Cursor)
 }
 
+// Unwrap returns the underlying error.
 func (e *PageError) Unwrap() error { return e.Err }
 
 // Pages walks a paginated query page by page: it calls the query at path
