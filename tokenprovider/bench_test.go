@@ -2,6 +2,7 @@ package tokenprovider
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"sync"
 	"testing"
@@ -87,5 +88,21 @@ func BenchmarkConcurrentFetch1000(b *testing.B) {
 			}
 			b.ReportMetric(float64(p.calls.Load())/float64(iters), "fetches/1000callers")
 		})
+	}
+}
+
+// BenchmarkExpiryLargeToken reads exp and iat of a token shaped like a
+// Better Auth Convex JWT (a dozen claims, nested objects), as a session
+// cache does on every hit.
+func BenchmarkExpiryLargeToken(b *testing.B) {
+	claims := `{"iat":1796120000,"exp":1796120900,"iss":"http://127.0.0.1:41234","aud":"convex","sub":"kx7d8f9g0h1j2k3l4m5n6p7q8r9s0t1u",` +
+		`"name":"Ada Lovelace","email":"ada@example.com","emailVerified":false,"image":null,"createdAt":"2026-12-01T10:00:00.000Z",` +
+		`"updatedAt":"2026-12-01T10:00:00.000Z","sessionId":"s0m3s3ss10n1d","user":{"id":"u1","roles":["a","b","c"],"meta":{"k":"v","n":1}}}`
+	tok := "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2ln"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := Expiry(tok); !ok {
+			b.Fatal("no exp")
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestExpiry(t *testing.T) {
@@ -127,4 +129,55 @@ func TestFuncAdapter(t *testing.T) {
 			t.Errorf("Token(%v) = %q, %v; want %q", force, got, err, want)
 		}
 	}
+}
+
+// referenceExpiry is Expiry as golang-jwt's MapClaims read it, the
+// definition the direct payload scan must agree with.
+func referenceExpiry(token string) (iat, exp time.Time, ok bool) {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil && !errors.Is(err, jwt.ErrTokenUnverifiable) {
+		return time.Time{}, time.Time{}, false
+	}
+	e, err := claims.GetExpirationTime()
+	if err != nil || e == nil {
+		return time.Time{}, time.Time{}, false
+	}
+	if i, err := claims.GetIssuedAt(); err == nil && i != nil {
+		iat = i.Time
+	} else if err != nil {
+		return time.Time{}, time.Time{}, false
+	}
+	return iat, e.Time, true
+}
+
+var expiryPayloads = []string{
+	`{"exp":1796120900,"iat":1796120000}`, `{"exp":1796120900}`, `{"iat":1,"exp":2.5}`,
+	`{"EXP":5}`, `{"\u0065xp":7,"iat":1}`, `{"a":{"exp":3},"exp":4}`, `{"a":"}\"exp\":9","exp":4}`,
+	`{"exp":null}`, `{"exp":"5"}`, `{"exp":4,"iat":"x"}`, ` { "exp" : 4 , "iat" : [1,{"x":"]"}] } `,
+	`{"exp":4`, `[1]`, `"x"`, `{}`, `{"exp":1e3}`, `{"exp":-1}`, `{"exp":4,"exp":5}`,
+}
+
+func TestExpiryAgreesWithMapClaims(t *testing.T) {
+	for _, p := range expiryPayloads {
+		tok := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(p)) + ".c2ln"
+		gi, ge, gok := Expiry(tok)
+		wi, we, wok := referenceExpiry(tok)
+		if gok != wok || (gok && (!gi.Equal(wi) || !ge.Equal(we))) {
+			t.Errorf("payload %s: Expiry = %v %v %v, MapClaims = %v %v %v", p, gi, ge, gok, wi, we, wok)
+		}
+	}
+}
+
+func FuzzExpiryMatchesMapClaims(f *testing.F) {
+	for _, p := range expiryPayloads {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		tok := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(p)) + ".c2ln"
+		gi, ge, gok := Expiry(tok)
+		wi, we, wok := referenceExpiry(tok)
+		if gok != wok || (gok && (!gi.Equal(wi) || !ge.Equal(we))) {
+			t.Fatalf("payload %q: Expiry = %v %v %v, MapClaims = %v %v %v", p, gi, ge, gok, wi, we, wok)
+		}
+	})
 }
