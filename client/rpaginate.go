@@ -156,7 +156,9 @@ func (s *PaginatedSubscription[T]) LoadMore(ctx context.Context, n int) (bool, e
 }
 
 // Next blocks until the list or its status changed since the last value
-// Next returned (the first call returns the first value) and returns it.
+// Next returned and returns it. The first call returns at once: with
+// status LoadingFirstPage and no items while the first page has no result
+// yet.
 // A page whose query failed gives its *FunctionError, with the items of
 // the pages before it; the subscription stays live. After Close, or once
 // the client is closed or stopped, Next returns a value not yet taken,
@@ -210,10 +212,12 @@ func (s *PaginatedSubscription[T]) Updates(ctx context.Context) iter.Seq2[Pagina
 
 // OnChange calls f with each newer value, from a goroutine of its own,
 // until stop is called, the subscription is closed (f then gets ErrClosed
-// once) or the client ends (f gets ErrClosed or the *FatalError). Calls
-// never overlap. stop does not wait for a call under way.
+// once) or the client ends (f gets ErrClosed or the *FatalError); after
+// the client is closed it does nothing. Calls never overlap and f should
+// not block: the client's Close waits for the goroutine. stop does not
+// wait for a call under way.
 func (s *PaginatedSubscription[T]) OnChange(f func(PaginatedResult[T], error)) (stop func()) {
-	if s.q == nil {
+	if s.q == nil || s.q.c.lifetime.Err() != nil {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(s.q.c.lifetime)
@@ -469,16 +473,8 @@ func (q *pagedQuery) publish() {
 	}
 }
 
-// publishTo hands the current state to a new member, unless no page has
-// a result yet; q.mu must be held.
-func (q *pagedQuery) publishTo(box *mailbox.Mailbox[pagedState]) {
-	for _, k := range q.order {
-		if q.parts[k].res != nil {
-			box.Put(q.state())
-			return
-		}
-	}
-}
+// publishTo hands the current state to a new member; q.mu must be held.
+func (q *pagedQuery) publishTo(box *mailbox.Mailbox[pagedState]) { box.Put(q.state()) }
 
 // closeLocked removes every page subscription; q.mu must be held.
 func (q *pagedQuery) closeLocked() {

@@ -68,12 +68,14 @@ func TestSubscribePaginatedLiveAndLoadMore(t *testing.T) {
 	send(t, ctx, c, "ch", "n0")
 	waitList(t, ctx, ps, CanLoadMore, cat([]string{"n0"}, span("m", 9, 7))...)
 
+	srv.Stall() // the new page has no result until Resume
 	if ok, err := ps.LoadMore(ctx, 3); !ok || err != nil {
 		t.Fatalf("LoadMore = %v, %v", ok, err)
 	}
-	if v, err := ps.Next(ctx); err != nil || v.Status != LoadingMore {
-		t.Fatalf("after LoadMore: %v %v, want LoadingMore", v.Status, err)
+	if v, err := ps.Next(ctx); err != nil || v.Status != LoadingMore || len(v.Items) != 4 {
+		t.Fatalf("after LoadMore: %v %v %v, want LoadingMore with page 1", v.Status, bodies(v.Items), err)
 	}
+	srv.Resume()
 	waitList(t, ctx, ps, CanLoadMore, cat([]string{"n0"}, span("m", 9, 4))...)
 
 	// A write between page loads, and one into a later page's range.
@@ -227,7 +229,10 @@ func TestSubscribePaginatedSharedAndClose(t *testing.T) {
 	changes := make(chan PaginatedResult[pageMsg], 10)
 	stop := b.OnChange(func(v PaginatedResult[pageMsg], err error) {
 		if err == nil {
-			changes <- v
+			select {
+			case changes <- v:
+			default:
+			}
 		}
 	})
 	defer stop()
@@ -256,6 +261,31 @@ func TestSubscribePaginatedSharedAndClose(t *testing.T) {
 	if err := srv.WaitFor(ctx, func(st testserver.Stats) bool { return st.LiveQueries == 0 }); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestSubscribePaginatedFirstPageAndClientClose(t *testing.T) {
+	srv, c, ctx := setup(t)
+	srv.Stall() // no query result until Resume
+	ps, err := SubscribePaginated[pageMsg](ctx, c, "messages:paginated", map[string]any{"channel": "ch"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ps.Next(ctx)
+	if err != nil || v.Status != LoadingFirstPage || len(v.Items) != 0 {
+		t.Fatalf("first Next = %v %v %v, want LoadingFirstPage and no items", v.Status, v.Items, err)
+	}
+	srv.Resume()
+	waitList(t, ctx, ps, Exhausted)
+	c.Close()
+	for {
+		if _, err := ps.Next(ctx); err != nil {
+			if err != ErrClosed {
+				t.Fatalf("Next after the client closed = %v, want ErrClosed", err)
+			}
+			break
+		}
+	}
+	ps.Close()
 }
 
 func TestSubscribePaginatedBadArgs(t *testing.T) {
