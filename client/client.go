@@ -49,6 +49,7 @@ type Client struct {
 	state     *stateNotifier
 	callbacks *callbackQueue
 	live      liveGroups             // live query groups by token, for subscribing without the owner
+	paged     pagedQueries           // live paginated queries, for sharing them
 	authToken atomic.Pointer[string] // the Authorization header of one-shot HTTP calls
 }
 

@@ -116,6 +116,19 @@ func (g *queryGroup) call(cb *callbackSub, r result) {
 // unsubscribe does not wait for it. Calling unsubscribe again does
 // nothing.
 func OnUpdate[T any](ctx context.Context, c *Client, path string, args any, f func(T, error)) (unsubscribe func(), err error) {
+	return c.onResult(ctx, path, args, func(r result) {
+		if r.err != nil {
+			var zero T
+			f(zero, r.err)
+			return
+		}
+		f(decodeShared[T](r.dec, r.value, path))
+	})
+}
+
+// onResult is OnUpdate with the raw result: call gets each newer result
+// of the query, on the query's dispatcher.
+func (c *Client) onResult(ctx context.Context, path string, args any, call func(result)) (unsubscribe func(), err error) {
 	encoded, err := encodeArgs("query", path, args)
 	if err != nil {
 		return nil, err
@@ -126,15 +139,7 @@ func OnUpdate[T any](ctx context.Context, c *Client, path string, args any, f fu
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cb := &callbackSub{}
-	cb.call = func(r result) {
-		if r.err != nil {
-			var zero T
-			f(zero, r.err)
-			return
-		}
-		f(decodeShared[T](r.dec, r.value, path))
-	}
+	cb := &callbackSub{call: call}
 	var g *queryGroup
 	add := func(gr *queryGroup) {
 		g = gr
