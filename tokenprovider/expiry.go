@@ -25,10 +25,6 @@ const (
 	minRefreshLifetime = 2 * time.Second
 )
 
-// unverified reads JWT payloads without checking signatures. A Parser with
-// no options is safe for concurrent use.
-var unverified = jwt.NewParser()
-
 // Expiry reads the "iat" and "exp" claims of a JWT without verifying it.
 // Use the values only to decide when to refresh or whether a cached token
 // is stale, never to decide whether to trust the token.
