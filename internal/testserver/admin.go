@@ -32,17 +32,22 @@ func newAdminKey() string {
 var errBadAdminKey = &TokenError{Code: "BadAdminKey", Message: "The provided admin key was invalid for this instance"}
 
 // removeTypePrefix drops the "dev:" or "prod:" the dashboard and CLI put in
-// front of an admin key's deployment name
+// front of an admin key's deployment name, and the whole instance prefix of
+// a "preview:" or "project:" key, as AdminKey::remove_type_prefix does
 // (crates/common/src/types/admin_key.rs).
 func removeTypePrefix(key string) string {
 	name, rest, ok := strings.Cut(key, "|")
 	if !ok {
 		return key
 	}
-	if _, n, ok := strings.Cut(name, ":"); ok {
-		return n + "|" + rest
+	typ, info, ok := strings.Cut(name, ":")
+	if !ok {
+		return key
 	}
-	return key
+	if strings.EqualFold(typ, "preview") || strings.EqualFold(typ, "project") {
+		return rest
+	}
+	return info + "|" + rest
 }
 
 // adminIdentity checks an admin key, as sent in Authenticate{tokenType:
