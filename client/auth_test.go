@@ -10,9 +10,9 @@ import (
 	"github.com/convexgo/convex/tokenprovider"
 )
 
-// authSetup starts a deployment that accepts keys' tokens, and a client
-// with opts.
-func authSetup(t *testing.T, opts ...Option) (*testserver.Server, *testserver.Keys, *Client, context.Context) {
+// authDeployment starts a demo deployment that accepts keys' tokens,
+// closed when the test ends.
+func authDeployment(t *testing.T) (*testserver.Server, *testserver.Keys) {
 	t.Helper()
 	keys, err := testserver.GenerateKeys()
 	if err != nil {
@@ -20,6 +20,14 @@ func authSetup(t *testing.T, opts ...Option) (*testserver.Server, *testserver.Ke
 	}
 	srv := testserver.NewDemo(testserver.WithAuth(keys.AuthConfig()))
 	t.Cleanup(srv.Close)
+	return srv, keys
+}
+
+// authSetup starts a deployment that accepts keys' tokens, and a client
+// with opts.
+func authSetup(t *testing.T, opts ...Option) (*testserver.Server, *testserver.Keys, *Client, context.Context) {
+	t.Helper()
+	srv, keys := authDeployment(t)
 	c, err := New(srv.URL(), append([]Option{withBackoffScale(0.01)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,7 @@ import (
 
 func httpSetup(t *testing.T, opts ...Option) (*testserver.Server, *testserver.Keys, *HTTPClient, context.Context) {
 	t.Helper()
-	keys, err := testserver.GenerateKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := testserver.NewDemo(testserver.WithAuth(keys.AuthConfig()))
-	t.Cleanup(srv.Close)
+	srv, keys := authDeployment(t)
 	h, err := NewHTTPClient(srv.URL(), opts...)
 	if err != nil {
 		t.Fatal(err)
