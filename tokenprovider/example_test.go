@@ -10,6 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/convexgo/convex/client"
+	"github.com/convexgo/convex/convextest"
 	"github.com/convexgo/convex/tokenprovider"
 )
 
@@ -65,27 +67,41 @@ func ExampleRefreshDelay() {
 }
 
 func ExampleSessionCache_Do() {
+	// A local deployment; use your deployment's URL.
+	d, _ := convextest.New(convextest.WithDemoFunctions())
+	defer d.Close()
+	convex, _ := client.NewHTTPClient(d.URL()) // one for the whole server
+
 	sessions := tokenprovider.NewSessionCache(nil) // in memory, entries up to 60 s
 	ctx := context.Background()
 	cookie := "session-cookie-value" // the signed-in user's session credential
-
+	fetches := 0
 	fetch := func(ctx context.Context) (string, error) {
-		// Exchange the session for a Convex JWT at the auth provider.
-		return demoToken("user-1", time.Now(), time.Hour), nil
+		// Exchange the session for a Convex JWT at the auth provider
+		// (package betterauth does it for Better Auth sessions).
+		fetches++
+		return d.Token("user-1", time.Hour, nil)
 	}
-	for range 3 {
+	for range 3 { // three requests of the same session
 		err := sessions.Do(ctx, cookie, fetch, func(ctx context.Context, token string) error {
-			// Run the Convex query or mutation with token here.
-			return nil
+			who, err := client.Query[*string](ctx, convex.As(client.UserToken(token)), "auth:whoami", nil)
+			if err == nil {
+				fmt.Println("rendering for", *who)
+			}
+			return err
 		})
-		fmt.Println(err)
+		if err != nil {
+			fmt.Println(err)
+		}
 	}
+	fmt.Println("token fetches:", fetches)
 	// On sign-out:
 	fmt.Println(sessions.Clear(ctx, cookie))
 	// Output:
-	// <nil>
-	// <nil>
-	// <nil>
+	// rendering for user-1
+	// rendering for user-1
+	// rendering for user-1
+	// token fetches: 1
 	// <nil>
 }
 
