@@ -245,7 +245,15 @@ func TestOnUpdateClose(t *testing.T) {
 // queries: the goroutines the client runs grow by at most one dispatcher
 // per query, whatever the number of callbacks.
 func TestOnUpdateNoGoroutinePerSubscriber(t *testing.T) {
-	_, c, ctx := setup(t)
+	srv, c, ctx := setup(t)
+	// Count from a settled client: its socket's goroutines, and the
+	// deployment's for it, are running before the baseline is taken.
+	if _, err := c.WaitForState(ctx, func(s ConnectionState) bool { return s == Connected }); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitFor(ctx, func(st testserver.Stats) bool { return st.SocketsOpen == 1 && st.TransitionsSent >= 1 }); err != nil {
+		t.Fatal(err)
+	}
 	before := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	var unsubs []func()
