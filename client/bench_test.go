@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/convexgo/convex/internal/testserver"
@@ -196,13 +197,18 @@ func BenchmarkMutationRoundTrip(b *testing.B) {
 // BenchmarkFanOutTyped delivers one Transition to 10,000 typed
 // Subscribe[int64] subscribers of one query, each read by its own
 // goroutine (as users read them), and waits until every one has read it.
+// Each reader does what the official client's benchmark callbacks do with
+// a value: compare it with the expected one and count down; the last
+// reader of a round signals the benchmark.
 func BenchmarkFanOutTyped(b *testing.B) {
 	_, c := benchClient(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const n = 10_000
 	args := map[string]any{"name": "fantyped"}
-	got := make(chan int64, n)
+	var want, left atomic.Int64
+	var wrong atomic.Int64
+	all := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -223,21 +229,30 @@ func BenchmarkFanOutTyped(b *testing.B) {
 				if err != nil {
 					return
 				}
-				got <- v
+				if v != want.Load() {
+					wrong.Add(1)
+				}
+				if left.Add(-1) == 0 {
+					all <- struct{}{}
+				}
 			}
 		}()
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		want, err := Mutation[int64](ctx, c, "counter:increment", args)
+		want.Add(1)
+		left.Store(n)
+		got, err := Mutation[int64](ctx, c, "counter:increment", args)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for range n {
-			if v := <-got; v != want {
-				b.Fatalf("subscriber read %d, want %d", v, want)
-			}
+		if got != want.Load() {
+			b.Fatalf("mutation returned %d, want %d", got, want.Load())
+		}
+		<-all
+		if w := wrong.Load(); w != 0 {
+			b.Fatalf("%d subscribers read a value other than %d", w, got)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")

@@ -3,7 +3,10 @@ package mailbox
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +140,255 @@ func BenchmarkPutNext(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// waitUntil yields until cond (read under m.mu) holds: it observes a
+// state the code under test reaches by itself, and sets nothing.
+func waitUntil[T any](t *testing.T, m *Mailbox[T], what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		ok := cond()
+		m.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestWatchedContextCancel: a reader that waits twice with the same
+// context waits on the signal alone (the context is watched); cancelling
+// the context still ends its wait.
+func TestWatchedContextCancel(t *testing.T) {
+	m := New[int]()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := m.Next(ctx); err != nil {
+				res <- err
+				return
+			}
+		}
+	}()
+	// First wait: select on the signal and ctx.Done.
+	waitUntil(t, m, "the reader waits", func() bool { return m.primaryBusy })
+	m.Put(1)
+	// Second wait with the same context: watched.
+	waitUntil(t, m, "the context is watched", func() bool { return m.primaryBusy && m.watchDone != nil && m.seq == m.taken })
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Next after cancel = %v, want context.Canceled", err)
+	}
+	m.Close(errors.New("end"))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopWatch != nil || m.watchDone != nil {
+		t.Fatal("Close left the context watch in place")
+	}
+}
+
+// TestFreshContextPerCallRegistersNoWatch: a context per call (the
+// pattern of a timeout per Next) costs no AfterFunc registration.
+func TestFreshContextPerCallRegistersNoWatch(t *testing.T) {
+	m := New[int]()
+	for i := range 100 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := m.Next(ctx)
+			done <- err
+		}()
+		waitUntil(t, m, "the reader waits", func() bool { return m.primaryBusy })
+		if i%2 == 0 {
+			m.Put(i)
+			if err := <-done; err != nil {
+				t.Fatalf("Next after Put = %v", err)
+			}
+		} else {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("Next after cancel = %v", err)
+			}
+		}
+		cancel()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopWatch != nil {
+		t.Fatal("a context used for one call only was watched")
+	}
+}
+
+// TestConcurrentReadersCancelIndependently: two readers with their own
+// contexts wait on one mailbox; cancelling either ends only its wait, and
+// a Put reaches the one still waiting. Each order is tried, with the
+// watched reader first and second.
+func TestConcurrentReadersCancelIndependently(t *testing.T) {
+	for _, cancelPrimary := range []bool{true, false} {
+		m := New[int]()
+		ctxA, cancelA := context.WithCancel(context.Background())
+		ctxB, cancelB := context.WithCancel(context.Background())
+		// Make A the watched primary: it waits twice with ctxA.
+		resA := make(chan error, 1)
+		go func() {
+			for {
+				v, err := m.Next(ctxA)
+				if err != nil || v == 2 {
+					resA <- err
+					return
+				}
+			}
+		}()
+		waitUntil(t, m, "A waits", func() bool { return m.primaryBusy })
+		m.Put(1)
+		waitUntil(t, m, "A waits watched", func() bool { return m.primaryBusy && m.watchDone != nil && m.seq == m.taken })
+		resB := make(chan error, 1)
+		go func() {
+			v, err := m.Next(ctxB)
+			if err == nil && v != 2 {
+				err = fmt.Errorf("B read %d, want 2", v)
+			}
+			resB <- err
+		}()
+		waitUntil(t, m, "B waits", func() bool { return len(m.extra) == 1 })
+		if cancelPrimary {
+			cancelA()
+			if err := <-resA; !errors.Is(err, context.Canceled) {
+				t.Fatalf("A after cancel = %v", err)
+			}
+			m.Put(2)
+			if err := <-resB; err != nil {
+				t.Fatalf("B after Put = %v", err)
+			}
+		} else {
+			cancelB()
+			if err := <-resB; !errors.Is(err, context.Canceled) {
+				t.Fatalf("B after cancel = %v", err)
+			}
+			m.mu.Lock()
+			left := len(m.extra)
+			m.mu.Unlock()
+			if left != 0 {
+				t.Fatalf("B's wait channel is still registered (%d)", left)
+			}
+			m.Put(2)
+			if err := <-resA; err != nil {
+				t.Fatalf("A after Put = %v", err)
+			}
+		}
+		cancelA()
+		cancelB()
+		m.Close(errors.New("end"))
+	}
+}
+
+// TestCloseWakesEveryWaiter: Close ends the waits of the primary and the
+// other waiters.
+func TestCloseWakesEveryWaiter(t *testing.T) {
+	m := New[int]()
+	errEnd := errors.New("end")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const readers = 5
+	res := make(chan error, readers)
+	for range readers {
+		go func() {
+			_, err := m.Next(ctx)
+			res <- err
+		}()
+	}
+	waitUntil(t, m, "all readers wait", func() bool { return m.primaryBusy && len(m.extra) == readers-1 })
+	m.Close(errEnd)
+	for range readers {
+		if err := <-res; err != errEnd {
+			t.Fatalf("Next after Close = %v, want %v", err, errEnd)
+		}
+	}
+}
+
+// BenchmarkWake10k puts a value into 10,000 mailboxes, each read by its
+// own goroutine with one shared cancellable context, and waits until every
+// reader has taken it: the cost of waking a goroutine per subscriber.
+// "floor" does the same with a bare one-slot channel per goroutine and no
+// mailbox: what the Go runtime charges for one wake, whatever a library
+// does, on this machine.
+func BenchmarkWake10k(b *testing.B) {
+	const n = 10_000
+	b.Run("floor", func(b *testing.B) {
+		chans := make([]chan int, n)
+		var left atomic.Int64
+		all := make(chan struct{}, 1)
+		var wg sync.WaitGroup
+		for i := range chans {
+			chans[i] = make(chan int, 1)
+			wg.Add(1)
+			go func(c chan int) {
+				defer wg.Done()
+				for range c {
+					if left.Add(-1) == 0 {
+						all <- struct{}{}
+					}
+				}
+			}(chans[i])
+		}
+		for i := 0; b.Loop(); i++ {
+			left.Store(n)
+			for _, c := range chans {
+				c <- i
+			}
+			<-all
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		for _, c := range chans {
+			close(c)
+		}
+		wg.Wait()
+	})
+	b.Run("mailbox", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		boxes := make([]*Mailbox[int], n)
+		var want, left, wrong atomic.Int64
+		all := make(chan struct{}, 1)
+		var wg sync.WaitGroup
+		for i := range boxes {
+			boxes[i] = New[int]()
+			wg.Add(1)
+			go func(m *Mailbox[int]) {
+				defer wg.Done()
+				for {
+					v, err := m.Next(ctx)
+					if err != nil {
+						return
+					}
+					if int64(v) != want.Load() {
+						wrong.Add(1)
+					}
+					if left.Add(-1) == 0 {
+						all <- struct{}{}
+					}
+				}
+			}(boxes[i])
+		}
+		for i := 1; b.Loop(); i++ {
+			want.Store(int64(i))
+			left.Store(n)
+			for _, m := range boxes {
+				m.Put(i)
+			}
+			<-all
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		cancel()
+		wg.Wait()
+		if w := wrong.Load(); w != 0 {
+			b.Fatalf("%d reads of a value other than the latest", w)
+		}
+	})
 }

@@ -43,11 +43,15 @@ func memInUse() (heap, stacks uint64) {
 }
 
 // typedFanOut is n typed Subscribe[float64] subscribers of counter name,
-// each read by its own goroutine.
+// each read by its own goroutine. A reader does with each value what the
+// JS benchmark's callbacks do: compare it with the expected value and
+// count down; the last one of a round signals.
 type typedFanOut struct {
 	name   string
 	n      int
-	got    chan float64
+	want   atomic.Value // float64
+	left   atomic.Int64
+	all    chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	memSub float64 // heap in use per subscription, without its goroutine
@@ -55,19 +59,27 @@ type typedFanOut struct {
 }
 
 func newTypedFanOut(ctx context.Context, c *client.Client, name string, n int) (*typedFanOut, error) {
-	f := &typedFanOut{name: name, n: n, got: make(chan float64, n)}
+	f := &typedFanOut{name: name, n: n, all: make(chan struct{}, 1)}
+	f.want.Store(0.0)
 	args := map[string]any{"name": name}
 	h0, s0 := memInUse()
 	subs := make([]*client.Subscription[float64], 0, n)
+	closeAll := func() {
+		for _, s := range subs {
+			s.Close()
+		}
+	}
 	for range n {
 		s, err := client.Subscribe[float64](ctx, c, "counter:get", args)
 		if err != nil {
+			closeAll()
 			return nil, err
 		}
 		subs = append(subs, s)
 	}
 	for _, s := range subs {
 		if _, err := s.Next(ctx); err != nil {
+			closeAll()
 			return nil, err
 		}
 	}
@@ -84,7 +96,9 @@ func newTypedFanOut(ctx context.Context, c *client.Client, name string, n int) (
 				if err != nil {
 					return
 				}
-				f.got <- v
+				if v == f.want.Load().(float64) && f.left.Add(-1) == 0 {
+					f.all <- struct{}{}
+				}
 			}
 		}()
 	}
@@ -97,20 +111,21 @@ func newTypedFanOut(ctx context.Context, c *client.Client, name string, n int) (
 // round increments the counter and waits until every subscriber has read
 // the new value.
 func (f *typedFanOut) round(ctx context.Context, c *client.Client) (time.Duration, error) {
+	want := f.want.Load().(float64) + 1
+	f.left.Store(int64(f.n))
+	f.want.Store(want)
 	t0 := time.Now()
-	want, err := client.Mutation[float64](ctx, c, "counter:increment", map[string]any{"name": f.name})
+	got, err := client.Mutation[float64](ctx, c, "counter:increment", map[string]any{"name": f.name})
 	if err != nil {
 		return 0, err
 	}
-	for range f.n {
-		select {
-		case v := <-f.got:
-			if v != want {
-				return 0, fmt.Errorf("subscriber of %s read %v, want %v", f.name, v, want)
-			}
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
+	if got != want {
+		return 0, fmt.Errorf("mutation on %s returned %v, want %v", f.name, got, want)
+	}
+	select {
+	case <-f.all:
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 	return time.Since(t0), nil
 }
@@ -118,6 +133,64 @@ func (f *typedFanOut) round(ctx context.Context, c *client.Client) (time.Duratio
 func (f *typedFanOut) close() {
 	f.cancel()
 	f.wg.Wait()
+}
+
+// wakeFloor measures what the Go runtime alone charges for a goroutine
+// per subscriber: n goroutines, each parked on a one-slot channel of its
+// own, woken by a send and counting down as the typed readers do. It
+// returns the median ns per wake over rounds and the heap + stack bytes
+// per parked goroutine. No client code runs: a client whose subscribers
+// are read by a goroutine each cannot deliver for less than this.
+func wakeFloor(ctx context.Context, n, rounds int) (nsPerWake, bytesPer float64, err error) {
+	chans := make([]chan float64, n)
+	for i := range chans {
+		chans[i] = make(chan float64, 1)
+	}
+	var want atomic.Value
+	want.Store(0.0)
+	var left atomic.Int64
+	all := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer func() {
+		for _, ch := range chans {
+			close(ch)
+		}
+		wg.Wait()
+	}()
+	runtime.GC()
+	h0, s0 := memInUse()
+	for _, ch := range chans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for v := range ch {
+				if v == want.Load().(float64) && left.Add(-1) == 0 {
+					all <- struct{}{}
+				}
+			}
+		}()
+	}
+	h1, s1 := memInUse()
+	bytesPer = (float64(h1+s1) - float64(h0+s0)) / float64(n)
+	var ds []time.Duration
+	for i := 0; i <= rounds; i++ {
+		v := float64(i + 1)
+		want.Store(v)
+		left.Store(int64(n))
+		t0 := time.Now()
+		for _, ch := range chans {
+			ch <- v
+		}
+		select {
+		case <-all:
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+		if i > 0 { // round 0 warms up, as elsewhere
+			ds = append(ds, time.Since(t0))
+		}
+	}
+	return medianDur(ds) / float64(n), bytesPer, nil
 }
 
 // callbackFanOut is n OnUpdate[float64] callbacks on counter name.
@@ -253,6 +326,11 @@ func runGo(ctx context.Context, url string, cfg config, runID string) (r result,
 		return r, err
 	}
 	defer c.Close()
+
+	// The runtime's own floor for a goroutine per subscriber.
+	if r.FloorNs, r.FloorMem, err = wakeFloor(ctx, cfg.S, cfg.Rounds); err != nil {
+		return r, err
+	}
 
 	// Figures 1, 2 and 5 with typed subscribers.
 	base, err := newTypedFanOut(ctx, c, runID+"-base", 1)

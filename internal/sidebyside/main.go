@@ -67,6 +67,8 @@ type result struct {
 	MemPerSub float64 `json:"mem_per_sub"` // heap held per subscriber
 	MemGorSub float64 `json:"mem_gor_sub"` // Go: heap + stacks per subscriber with its reader goroutine
 	FreshNs   float64 `json:"fresh_ns"`    // fresh channel: subscribe, send, until shown
+	FloorNs   float64 `json:"floor_ns"`    // Go only: S goroutines each woken by a bare channel send, no client
+	FloorMem  float64 `json:"floor_mem"`   // Go only: heap + stacks per parked goroutine, no client
 	GC        bool    `json:"gc"`          // JS: global.gc was available
 }
 
@@ -216,6 +218,8 @@ func figures(cfg config) []figure {
 			func(r result) float64 { return perDelivery(r.AllNs, r.BaseNs) }, func(r result) float64 { return perDelivery(r.AllNs, r.BaseNs) }, 0.33, false},
 		{"1. fan-out, ns per delivery (baseline subtracted): Go `OnUpdate[float64]` callbacks vs JS `onUpdate` callbacks", "ns",
 			func(r result) float64 { return perDelivery(r.CbAllNs, r.CbBaseNs) }, func(r result) float64 { return perDelivery(r.AllNs, r.BaseNs) }, 0.33, false},
+		{"1. for reference, the Go runtime alone: S goroutines each woken by a bare channel send (no client), ns per wake, vs JS `onUpdate` ns per delivery", "ns",
+			func(r result) float64 { return r.FloorNs }, func(r result) float64 { return perDelivery(r.AllNs, r.BaseNs) }, 0, false},
 		{"2. mutation until all S subscribers have it: Go typed subscribers vs JS callbacks", "µs",
 			us(func(r result) float64 { return r.AllNs }), us(func(r result) float64 { return r.AllNs }), 0.5, false},
 		{"2. mutation until all S subscribers have it: Go `OnUpdate` callbacks vs JS callbacks", "µs",
@@ -230,6 +234,8 @@ func figures(cfg config) []figure {
 			func(r result) float64 { return r.MemPerSub }, func(r result) float64 { return r.MemPerSub }, 0.4, true},
 		{"5. memory per subscriber: Go typed subscription + its reader goroutine (heap + stacks) vs JS `onUpdate`", "B",
 			func(r result) float64 { return r.MemGorSub }, func(r result) float64 { return r.MemPerSub }, 0.4, true},
+		{"5. for reference, the Go runtime alone: one parked goroutine (no client), heap + stacks, vs JS `onUpdate` per subscriber", "B",
+			func(r result) float64 { return r.FloorMem }, func(r result) float64 { return r.MemPerSub }, 0, true},
 		{"6. fresh channel: subscribe, send, until own subscription shows it", "µs",
 			us(func(r result) float64 { return r.FreshNs }), us(func(r result) float64 { return r.FreshNs }), 0.8, true},
 	}
@@ -275,8 +281,12 @@ func report(out io.Writer, cfg config, nodeVersion string, goRuns, jsRuns []resu
 		if met {
 			verdict = "yes"
 		}
-		fmt.Fprintf(out, "| %s | %s %s | %s %s | %.2f [%.2f–%.2f] | %s %.2f | %s |\n",
-			f.name, num(median(gs)), f.unit, num(median(js)), f.unit, mr, lo, hi, op, f.goal, verdict)
+		goal := fmt.Sprintf("%s %.2f", op, f.goal)
+		if f.goal == 0 {
+			goal, verdict = "—", "—"
+		}
+		fmt.Fprintf(out, "| %s | %s %s | %s %s | %.2f [%.2f–%.2f] | %s | %s |\n",
+			f.name, num(median(gs)), f.unit, num(median(js)), f.unit, mr, lo, hi, goal, verdict)
 	}
 	fmt.Fprintln(out)
 	var g1, gs, j1, js, lb []float64
