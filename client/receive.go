@@ -81,14 +81,19 @@ func (o *owner) deliver(id protocol.QueryID) {
 		return
 	}
 	o.c.logFunctionLines("query", q.path, r.LogLines)
-	res := result{value: r.Value, dec: new(decodeCache)}
-	if !r.Success {
-		res = result{err: newFunctionError("query", q.path, r.ErrorMessage, r.ErrorData, r.LogLines)}
-	}
+	res := toResult(q.path, r)
 	q.last = &res
 	if q.group != nil {
 		q.group.put(res)
 	}
+}
+
+// toResult makes the engine's result of the query at path a subscriber's.
+func toResult(path string, r subscription.Result) result {
+	if !r.Success {
+		return result{err: newFunctionError("query", path, r.ErrorMessage, r.ErrorData, r.LogLines)}
+	}
+	return result{value: r.Value, dec: new(decodeCache)}
 }
 
 // complete resolves a mutation's or action's caller.

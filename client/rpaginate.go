@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -42,6 +43,8 @@ type PaginatedSubscription[T any] struct {
 	q    *pagedQuery
 	box  *mailbox.Mailbox[pagedState]
 	once sync.Once
+	// watchers are the mailboxes of OnChange callbacks; under q.mu.
+	watchers []*mailbox.Mailbox[pagedState]
 }
 
 // SubscribePaginated subscribes to the paginated query at path (a query
@@ -220,12 +223,41 @@ func (s *PaginatedSubscription[T]) OnChange(f func(PaginatedResult[T], error)) (
 	if s.q == nil || s.q.c.lifetime.Err() != nil {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(s.q.c.lifetime)
-	s.q.c.wg.Add(1)
+	// The callback reads a mailbox of its own, a member of the query like
+	// the subscription's: sharing the subscription's would split values
+	// between f and the subscription's Next.
+	box := mailbox.New[pagedState]()
+	q := s.q
+	q.mu.Lock()
+	if q.closed || !q.members[s.box] {
+		box.Close(ErrClosed)
+	} else {
+		q.members[box] = true
+		q.publishTo(box)
+		s.watchers = append(s.watchers, box)
+	}
+	q.mu.Unlock()
+	ctx, cancel := context.WithCancel(q.c.lifetime)
+	q.c.wg.Add(1)
 	go func() {
-		defer s.q.c.wg.Done()
-		for v, err := range s.Updates(ctx) {
+		defer q.c.wg.Done()
+		defer func() {
+			q.mu.Lock()
+			delete(q.members, box)
+			s.watchers = slices.DeleteFunc(s.watchers, func(b *mailbox.Mailbox[pagedState]) bool { return b == box })
+			q.mu.Unlock()
+			box.Close(ErrClosed)
+		}()
+		for {
+			st, err := box.Next(ctx)
 			if ctx.Err() != nil {
+				return
+			}
+			var v PaginatedResult[T]
+			if err == nil {
+				v, err = decodePaged[T](st, q.path)
+			} else if isTerminal(ctx, err) {
+				f(v, err)
 				return
 			}
 			f(v, err)
@@ -245,6 +277,11 @@ func (s *PaginatedSubscription[T]) Close() error {
 		q := s.q
 		q.mu.Lock()
 		delete(q.members, s.box)
+		for _, b := range s.watchers {
+			delete(q.members, b)
+			b.Close(ErrClosed)
+		}
+		s.watchers = nil
 		last := len(q.members) == 0 && !q.closed
 		if last {
 			q.closeLocked()

@@ -298,3 +298,55 @@ func TestSubscribePaginatedBadArgs(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestPaginatedOnChangeAndNextBothSeeEachValue: a callback added with
+// OnChange reads the values on its own, so Next on the same subscription
+// still sees every newer list (they used to split the values between
+// them), and closing the subscription ends the callback with ErrClosed.
+func TestPaginatedOnChangeAndNextBothSeeEachValue(t *testing.T) {
+	srv, c, ctx := setup(t)
+	seed(t, srv, "ch", "m", 2)
+	ps, err := SubscribePaginated[pageMsg](ctx, c, "messages:paginated", map[string]any{"channel": "ch"}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	waitList(t, ctx, ps, Exhausted, "m1", "m0")
+	seen := make(chan []string, 100)
+	ended := make(chan error, 1)
+	stop := ps.OnChange(func(v PaginatedResult[pageMsg], err error) {
+		if err != nil {
+			ended <- err
+			return
+		}
+		seen <- bodies(v.Items)
+	})
+	defer stop()
+	want := []string{"m1", "m0"}
+	for i := range 5 {
+		body := fmt.Sprint("n", i)
+		send(t, ctx, c, "ch", body)
+		want = cat([]string{body}, want)
+		waitList(t, ctx, ps, Exhausted, want...) // Next sees it
+		for {                                    // and so does the callback
+			select {
+			case got := <-seen:
+				if !slices.Equal(got, want) {
+					continue
+				}
+			case <-ctx.Done():
+				t.Fatalf("the callback never saw %v", want)
+			}
+			break
+		}
+	}
+	ps.Close()
+	select {
+	case err := <-ended:
+		if err != ErrClosed {
+			t.Fatalf("callback ended with %v, want ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("closing the subscription did not end the callback")
+	}
+}
