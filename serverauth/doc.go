@@ -19,10 +19,13 @@
 //     Options.SignInRequired when Options.RequireSignIn is set).
 //
 // A session's token is thus fetched once per token lifetime per process,
-// and once for all instances sharing the store, except that first
-// requests of a session arriving at several instances at the same moment
-// may each fetch one (at most one per instance): the store is shared, the
-// wait for a fetch in flight is not.
+// and once for all instances sharing the store, first requests of a
+// session arriving at several instances at the same moment included when
+// the store is a tokenprovider.Locker (MemoryStore and the redisstore
+// module's Store are): one instance takes a lease on the session's key
+// and fetches, the others wait for the token it stores (at most
+// SessionOptions.LockWait), and fetch themselves only if that fetch fails
+// or its lease expires.
 //
 // # Retries
 //
