@@ -22,6 +22,17 @@ import (
 	"github.com/convexgo/convex/tokenprovider"
 )
 
+// countingStore is a Store (and Locker) that counts Gets.
+type countingStore struct {
+	*Store
+	gets *atomic.Int64
+}
+
+func (s countingStore) Get(ctx context.Context, key string) (string, bool, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
 // TestServerRenderingEndToEnd runs the real parts together: a real Better
 // Auth server (with the Convex plugin), a test deployment trusting the
 // keys it signs with, one redis-server, and two instances of a Go web
@@ -42,6 +53,8 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 		Issuer: ba.URL, ApplicationID: betterauth.Audience, Algorithm: "RS256", JWKS: string(jwks)}))
 	t.Cleanup(dep.Close)
 	store := New(rdb, nil)
+	var lookups atomic.Int64 // Gets of the instances' stores
+	counted := countingStore{Store: store, gets: &lookups}
 
 	// The web server: its page prints whoami.
 	instance := func(name string) *httptest.Server {
@@ -50,7 +63,7 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, err := serverauth.New(serverauth.Options{Client: h, BetterAuth: &betterauth.Options{SiteURL: ba.URL},
-			Cache: tokenprovider.SessionOptions{Store: store}})
+			Cache: tokenprovider.SessionOptions{Store: counted}, RefreshTokenCookie: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,6 +184,29 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 		if _, ok, err := store.Get(ctx, tokenprovider.SessionKey(u.Cookie(betterauth.SessionCookieName).Value)); !ok || err != nil {
 			t.Fatalf("%s's token is not in Redis (%v)", u.Email, err)
 		}
+	}
+
+	// 2b. The first pages handed each browser its token in a fresh
+	// convex_jwt cookie (RefreshTokenCookie): the next pages, on either
+	// instance, use it, with no exchange and not even a Redis lookup.
+	for _, u := range users {
+		var fresh bool
+		for _, c := range u.browser.Jar.Cookies(appURL) {
+			if c.Name == betterauth.JWTCookieName {
+				_, exp, ok := tokenprovider.Expiry(c.Value)
+				fresh = ok && time.Until(exp) > time.Minute
+			}
+		}
+		if !fresh {
+			t.Fatalf("%s's browser holds no fresh convex_jwt cookie after its pages", u.Email)
+		}
+	}
+	before, lookupsBefore := exchanges(), lookups.Load()
+	pages, wrong = renderAll(users, 10)
+	refreshed, looked := exchanges()-before, lookups.Load()-lookupsBefore
+	t.Logf("with the refreshed cookie: %d pages, %d wrong, %d token exchanges, %d Redis lookups", pages, wrong, refreshed, looked)
+	if pages != 200 || wrong != 0 || refreshed != 0 || looked != 0 {
+		t.Fatalf("%d pages, %d wrong, %d exchanges, %d lookups; want 200, 0, 0, 0", pages, wrong, refreshed, looked)
 	}
 
 	// 3. Sign out through instance A: the next render on B is anonymous.
