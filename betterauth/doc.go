@@ -16,6 +16,13 @@
 //     session token. The exchange has a timeout, follows no redirect and
 //     reads a bounded body. A 401 answer is ErrSignedOut.
 //
+// Source.TokenCookie builds the convex_jwt cookie that hands a token the
+// server got for a session (exchanged, or from a cache) to the browser, as
+// the token endpoint itself sets it (the request's cookie name, "__Secure-"
+// form included; the attributes of the endpoint's own Set-Cookie; Max-Age
+// to the token's exp), so that the browser's next request carries a fresh
+// token. serverauth sets it on responses with Options.RefreshTokenCookie.
+//
 // Source.Token and Source.Exchange serve one request; Source.Provider
 // adapts a request's Credentials to a tokenprovider.Provider; Source.Do
 // runs a Convex call with the right token, through an optional

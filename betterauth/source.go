@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/convexgo/convex/tokenprovider"
@@ -206,7 +207,8 @@ func (c *config) get(ctx context.Context, route string, cookies []*http.Cookie, 
 // Source gets Better Auth users' Convex tokens. It is safe for concurrent
 // use.
 type Source struct {
-	cfg *config
+	cfg  *config
+	last atomic.Pointer[setCookie] // the token endpoint's latest convex_jwt cookie
 }
 
 // New returns a Source for opts.
@@ -352,7 +354,7 @@ type Exchanged struct {
 	// Cookie is the convex_jwt cookie the endpoint set with the token, as
 	// Better Auth would send it to the browser, or nil. A server may pass
 	// it on (http.SetCookie) so that the browser's next request carries a
-	// fresh token.
+	// fresh token; TokenCookie does that for a token from a cache too.
 	Cookie *http.Cookie
 }
 
@@ -400,6 +402,9 @@ func (s *Source) exchange(ctx context.Context, c Credentials) (*Exchanged, error
 		if strings.TrimPrefix(ck.Name, SecurePrefix) == cfg.prefix+".convex_jwt" && ck.Value == tok {
 			x.Cookie = ck
 		}
+	}
+	if x.Cookie != nil {
+		s.last.Store(&setCookie{cookie: *x.Cookie, at: cfg.now()})
 	}
 	return x, nil
 }

@@ -28,9 +28,11 @@ type baStack struct {
 	h   *client.HTTPClient
 }
 
-func startBAStack(t testing.TB) *baStack {
+func startBAStack(t testing.TB) *baStack { return startBAStackWith(t, nil) }
+
+func startBAStackWith(t testing.TB, opts *betterauthserver.Options) *baStack {
 	t.Helper()
-	ba := betterauthserver.StartT(t, nil)
+	ba := betterauthserver.StartT(t, opts)
 	_, jwks, err := betterauth.FetchJWKS(testCtx(t), betterauth.Options{SiteURL: ba.URL})
 	if err != nil {
 		t.Fatal(err)

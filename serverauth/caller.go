@@ -22,6 +22,7 @@ type UserCaller struct {
 
 	mu      sync.Mutex
 	callers map[string]*client.HTTPCaller // by token; "" is anonymous
+	got     string                        // the latest token a call got for the session and did not see refused
 }
 
 var _ client.Caller = (*UserCaller)(nil)
@@ -121,6 +122,7 @@ func (c *UserCaller) do(ctx context.Context, kind callKind, call func(*client.HT
 	var hidden error // the real error behind an errNotRetried
 	err := c.m.cache.Do(ctx, s.ID, s.Fetch, func(_ context.Context, token string) error {
 		v, err := call(c.caller(token))
+		c.gotToken(token, err)
 		if err != nil && kind == kindWrite && !didNotRun(err) {
 			// The classifier of the cache must not see this error: it
 			// may count a function error, which for a write means the
@@ -161,7 +163,9 @@ func (c *UserCaller) withRequestToken(ctx context.Context, kind callKind, call f
 	if fresh == "" || fresh == s.Token {
 		return nil, err
 	}
-	return call(c.caller(fresh))
+	v, err = call(c.caller(fresh))
+	c.gotToken(fresh, err)
+	return v, err
 }
 
 // noCaller is Caller's answer for a context without a caller.

@@ -19,10 +19,13 @@
 //     Options.SignInRequired when Options.RequireSignIn is set).
 //
 // A session's token is thus fetched once per token lifetime per process,
-// and once for all instances sharing the store, except that first
-// requests of a session arriving at several instances at the same moment
-// may each fetch one (at most one per instance): the store is shared, the
-// wait for a fetch in flight is not.
+// and once for all instances sharing the store, first requests of a
+// session arriving at several instances at the same moment included when
+// the store is a tokenprovider.Locker (MemoryStore and the redisstore
+// module's Store are): one instance takes a lease on the session's key
+// and fetches, the others wait for the token it stores (at most
+// SessionOptions.LockWait), and fetch themselves only if that fetch fails
+// or its lease expires.
 //
 // # Retries
 //
@@ -51,7 +54,19 @@
 // The response to a request with a session is marked
 // "Cache-Control: private, no-store" before the handler runs (the handler
 // may set its own): a page rendered for one user must not be served to
-// another by a shared cache. The middleware sets no token cookie: the
-// browser's convex_jwt cookie is Better Auth's to refresh, and the server
-// keeps its tokens in the SessionCache.
+// another by a shared cache.
+//
+// # The browser's token cookie
+//
+// By default the middleware sets no cookie: the tokens it fetches stay in
+// the SessionCache, and a browser whose convex_jwt cookie has expired
+// costs a cache lookup on each request (and an exchange per token
+// lifetime). Better Auth's own server helpers leave the cookie to the
+// browser's requests to Better Auth, which a Go server that renders pages
+// may not make. With Options.RefreshTokenCookie, a response whose request
+// carried no fresh token, and whose calls got one for its session, hands
+// that token to the browser in the cookie Better Auth's token endpoint
+// sets (Session.Cookie; betterauth.Source.TokenCookie with BetterAuth):
+// the next request carries it and costs neither. Such a response is
+// always "Cache-Control: private, no-store", whatever the handler set.
 package serverauth

@@ -30,6 +30,13 @@ type Session struct {
 	// tokenprovider.IsAuthError reports (betterauth.ErrSignedOut is one)
 	// means the session has ended.
 	Fetch func(ctx context.Context) (string, error)
+	// Cookie, if set, returns the cookie that hands the browser token, a
+	// token a call got for the session (fetched, or from the cache)
+	// because the request carried none fresh, so that its next request
+	// carries it as Token; nil means none. With Options.RefreshTokenCookie
+	// the middleware sets it on the response. With BetterAuth it is
+	// betterauth.Source.TokenCookie.
+	Cookie func(token string) *http.Cookie
 }
 
 // signedIn reports whether s has a user.
@@ -66,6 +73,25 @@ type Options struct {
 	// SignInRequired answers requests without a session when
 	// RequireSignIn is set. Default: 401 Unauthorized with a short text.
 	SignInRequired http.Handler
+	// RefreshTokenCookie makes a response hand the browser the token its
+	// request's calls got when the request carried none fresh (with
+	// BetterAuth: its convex_jwt cookie was missing, expired or refused):
+	// the response gets a Set-Cookie with Session.Cookie(token), with
+	// BetterAuth the convex_jwt cookie as Better Auth's token endpoint sets
+	// it (see betterauth.Source.TokenCookie). The browser's next request
+	// then carries a fresh token, which costs neither an exchange nor a
+	// cache lookup.
+	//
+	// The cookie is added when the handler writes the header, so only
+	// for calls made before that; UserCaller.TokenCookie gives it to
+	// handlers that write earlier, or that set their cookies themselves.
+	// A response that gets it is marked "Cache-Control: private, no-store"
+	// whatever the handler set: it carries the user's token. Off by
+	// default because it wraps the handler's ResponseWriter (the wrapper
+	// passes on Flush and Hijack and has Unwrap, for
+	// http.ResponseController) and adds a cookie the application may set
+	// in its own way.
+	RefreshTokenCookie bool
 }
 
 // Middleware puts a per-request caller for the signed-in user into each
@@ -80,6 +106,7 @@ type Middleware struct {
 	require    bool
 	signIn     http.Handler
 	ba         *baSignOut // nil without Better Auth
+	setCookie  bool       // Options.RefreshTokenCookie
 }
 
 // New returns a Middleware for opts.
@@ -91,7 +118,7 @@ func New(opts Options) (*Middleware, error) {
 		return nil, errors.New("serverauth: set exactly one of Options.BetterAuth and Options.Session")
 	}
 	m := &Middleware{client: opts.Client, session: opts.Session, endSession: opts.EndSession,
-		require: opts.RequireSignIn, signIn: opts.SignInRequired}
+		require: opts.RequireSignIn, signIn: opts.SignInRequired, setCookie: opts.RefreshTokenCookie}
 	cacheOpts := opts.Cache
 	if opts.BetterAuth != nil {
 		if opts.EndSession != nil {
@@ -130,6 +157,7 @@ func betterAuthSession(src *betterauth.Source) func(r *http.Request) Session {
 		s := Session{ID: c.Session(), Token: src.CookieToken(c)}
 		if s.ID != "" {
 			s.Fetch = src.Fetch(c)
+			s.Cookie = func(token string) *http.Cookie { return src.TokenCookie(c, token) }
 		}
 		return s
 	}
@@ -139,7 +167,8 @@ func betterAuthSession(src *betterauth.Source) func(r *http.Request) Session {
 // for its user (see Caller), and a request with a session gets
 // "Cache-Control: private, no-store" unless next sets its own. With
 // RequireSignIn, a request without a session is answered by
-// SignInRequired and next does not run.
+// SignInRequired and next does not run. With RefreshTokenCookie, a
+// response may carry the token its calls got (see Options).
 //
 // No token is fetched here: a request whose handler makes no call costs
 // one read of its cookies. Its first call gets the token.
@@ -155,6 +184,9 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			w.Header().Set("Cache-Control", "private, no-store")
 		}
 		c := &UserCaller{m: m, s: s}
+		if m.setCookie && s.Cookie != nil {
+			w = &cookieWriter{ResponseWriter: w, c: c}
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
 	})
 }

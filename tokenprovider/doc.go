@@ -17,7 +17,9 @@
 //     Store: MemoryStore by default, or Redis with the separate module
 //     github.com/convexgo/convex/tokenprovider/redisstore. SessionCache.Do
 //     runs a Convex call and retries it once, with a fresh token, only when
-//     a cached token was refused.
+//     a cached token was refused. A Store that is also a Locker (both of
+//     those are) gives the SessionCaches sharing it a lease per session,
+//     so that concurrent misses on several instances make one fetch.
 //   - Verifier checks tokens against a static JSON Web Key Set (JSON, a
 //     data: URI, or the JWKS environment variable) with no network call:
 //     algorithm allow-list, key id, signature, issuer, audience, expiry,

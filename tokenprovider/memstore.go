@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -26,6 +27,10 @@ type MemoryStoreOptions struct {
 // expiring entries by their TTL, evicting the least recently used entry
 // when full. It is safe for concurrent use. Its zero value is not usable;
 // call NewMemoryStore.
+//
+// It is a Locker too, so that several SessionCaches sharing one
+// MemoryStore (one per handler, say) fetch a session's token once between
+// them, as a single SessionCache does.
 type MemoryStore struct {
 	max int
 	now func() time.Time
@@ -34,7 +39,13 @@ type MemoryStore struct {
 	entries map[string]*memEntry
 	lru     list.List // of *memEntry, most recently used at the front
 	byExp   expHeap
+	locks   map[string]*memLease
 }
+
+var (
+	_ Store  = (*MemoryStore)(nil)
+	_ Locker = (*MemoryStore)(nil)
+)
 
 type memEntry struct {
 	key, token string
@@ -49,7 +60,8 @@ func NewMemoryStore(opts *MemoryStoreOptions) *MemoryStore {
 	if opts != nil {
 		o = *opts
 	}
-	s := &MemoryStore{max: o.MaxEntries, now: o.Now, entries: make(map[string]*memEntry)}
+	s := &MemoryStore{max: o.MaxEntries, now: o.Now, entries: make(map[string]*memEntry),
+		locks: make(map[string]*memLease)}
 	if s.max <= 0 {
 		s.max = DefaultMemoryStoreSize
 	}
@@ -118,6 +130,50 @@ func (s *MemoryStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.entries)
+}
+
+// memLease is a lease on a MemoryStore key; leases are told apart by
+// identity, so a lease that expired never releases its successor.
+type memLease struct {
+	s       *MemoryStore
+	key     string
+	expires time.Time
+}
+
+// TryLock takes the lease on key for ttl unless an unexpired lease on key
+// is held, in which case it returns nil, nil. Leases are kept apart from
+// the entries and do not count against MaxEntries; expired ones are swept
+// when the number of leases reaches MaxEntries.
+func (s *MemoryStore) TryLock(_ context.Context, key string, ttl time.Duration) (Lease, error) {
+	if ttl <= 0 {
+		return nil, errors.New("tokenprovider: MemoryStore.TryLock needs a positive ttl")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if l, ok := s.locks[key]; ok && now.Before(l.expires) {
+		return nil, nil
+	}
+	if len(s.locks) >= s.max {
+		for k, l := range s.locks {
+			if !now.Before(l.expires) {
+				delete(s.locks, k)
+			}
+		}
+	}
+	l := &memLease{s: s, key: key, expires: now.Add(ttl)}
+	s.locks[key] = l
+	return l, nil
+}
+
+// Release ends the lease if it is still the key's current one.
+func (l *memLease) Release(context.Context) error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.s.locks[l.key] == l {
+		delete(l.s.locks, l.key)
+	}
+	return nil
 }
 
 func (s *MemoryStore) removeLocked(e *memEntry) {

@@ -62,6 +62,15 @@ type SessionOptions struct {
 	// token itself is still accepted; such a classifier should normally
 	// also return IsAuthError(err). It must be safe for concurrent use.
 	IsAuthError func(error) bool
+	// LockTTL is how long the lease on a session's key lasts when Store
+	// is a Locker (see Locker): the longest that a holder which died
+	// before releasing it keeps other instances waiting. Zero or negative
+	// means DefaultLockTTL.
+	LockTTL time.Duration
+	// LockWait bounds how long a miss waits for another instance's fetch
+	// (when Store is a Locker) before it fetches itself. Zero means
+	// DefaultLockWait; negative means never wait, and never take a lease.
+	LockWait time.Duration
 }
 
 // SessionCache caches the Convex token of each signed-in user of a Go
@@ -77,7 +86,11 @@ type SessionOptions struct {
 //
 // Concurrent misses for the same session share one fetch, which is not
 // cancelled when the caller that started it gives up (FetchTimeout bounds
-// it). A fetch that overlaps a Clear (of any session) does not store its
+// it). When the Store is a Locker, so are concurrent misses on all the
+// instances sharing it: one takes a lease on the session's key and
+// fetches, the others wait, at most LockWait, for the token it stores, and
+// fetch themselves if it fails, releases its lease without a token, or
+// lets it expire (LockTTL). A fetch that overlaps a Clear (of any session) does not store its
 // token, so a sign-out is never undone by a fetch that was already running
 // in this process; other processes sharing the store should be told of
 // sign-outs by the auth source itself (a revoked session fails to fetch).
@@ -91,6 +104,10 @@ type SessionCache struct {
 	isAuth  func(error) bool
 	group   singleflight.Group
 	waiting func() // test hook: a caller joined a fetch
+
+	lockTTL     time.Duration
+	lockWait    time.Duration // negative: no lease
+	lockWaiting func()        // test hook: a fetch found the lease held and waits
 
 	// setMu orders stores against Clear: a fetch holds it for reading
 	// while it checks epoch and writes, Clear holds it for writing while
@@ -114,6 +131,9 @@ func NewSessionCache(opts *SessionOptions) *SessionCache {
 		now:     o.Now,
 		onErr:   o.OnStoreError,
 		isAuth:  o.IsAuthError,
+
+		lockTTL:  positiveOr(o.LockTTL, DefaultLockTTL),
+		lockWait: orDefault(o.LockWait, DefaultLockWait),
 	}
 	if c.isAuth == nil {
 		c.isAuth = IsAuthError
@@ -183,17 +203,22 @@ func (c *SessionCache) lookup(ctx context.Context, key string) (string, bool) {
 }
 
 // fetch calls fetch once for all concurrent callers of the same key and
-// stores the result unless a Clear overlapped it. With recheck, the store
-// is read once more first: a fetch that finished between the caller's
-// lookup and the start of this one may have stored a token that will do.
+// stores the result unless a Clear overlapped it. With recheck, the token
+// may come from the store instead (see acquire): one that a fetch which
+// finished since the caller's lookup stored, or that another instance
+// holding the key's lease stores meanwhile.
 func (c *SessionCache) fetch(ctx context.Context, key string, fetch func(context.Context) (string, error), recheck bool) (string, error) {
 	c.setMu.RLock()
 	epoch := c.epoch
 	c.setMu.RUnlock()
 	return shared(ctx, &c.group, key, c.timeout, func(fctx context.Context) (string, error) {
 		if recheck {
-			if tok, ok := c.lookup(fctx, key); ok {
-				return tok, nil
+			tok, ok, lease, err := c.acquire(fctx, key)
+			if err != nil || ok {
+				return tok, err
+			}
+			if lease != nil {
+				defer c.release(fctx, lease) // after the store below
 			}
 		}
 		tok, err := fetch(fctx)

@@ -50,6 +50,10 @@ func New(cfg Config) (*App, error) {
 		Client:     cfg.Convex,
 		BetterAuth: &betterauth.Options{SiteURL: baURL},
 		Cache:      tokenprovider.SessionOptions{}, // in memory: one instance
+		// When the browser's convex_jwt cookie has expired, the page that
+		// got a new token hands it back in a fresh cookie, as Better
+		// Auth's token endpoint would set it.
+		RefreshTokenCookie: true,
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,17 @@ import (
 	"github.com/convexgo/convex/tokenprovider"
 )
 
+// countingStore is a Store (and Locker) that counts Gets.
+type countingStore struct {
+	*Store
+	gets *atomic.Int64
+}
+
+func (s countingStore) Get(ctx context.Context, key string) (string, bool, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
 // TestServerRenderingEndToEnd runs the real parts together: a real Better
 // Auth server (with the Convex plugin), a test deployment trusting the
 // keys it signs with, one redis-server, and two instances of a Go web
@@ -42,6 +53,8 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 		Issuer: ba.URL, ApplicationID: betterauth.Audience, Algorithm: "RS256", JWKS: string(jwks)}))
 	t.Cleanup(dep.Close)
 	store := New(rdb, nil)
+	var lookups atomic.Int64 // Gets of the instances' stores
+	counted := countingStore{Store: store, gets: &lookups}
 
 	// The web server: its page prints whoami.
 	instance := func(name string) *httptest.Server {
@@ -50,7 +63,7 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, err := serverauth.New(serverauth.Options{Client: h, BetterAuth: &betterauth.Options{SiteURL: ba.URL},
-			Cache: tokenprovider.SessionOptions{Store: store}})
+			Cache: tokenprovider.SessionOptions{Store: counted}, RefreshTokenCookie: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,33 +130,22 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 		}
 		return rc.Count
 	}
-	// renderAll renders perUser pages for each of us, concurrently,
-	// alternating the instances. With warm, each user's first page is
-	// rendered before its others start (users still run in parallel).
-	renderAll := func(us []*user, perUser int, warm bool) (pages, wrong int) {
+	// renderAll renders perUser pages for each of us, all at once,
+	// alternating the instances.
+	renderAll := func(us []*user, perUser int) (pages, wrong int) {
 		var wg sync.WaitGroup
 		var n, bad atomic.Int64
-		one := func(u *user, i int) {
-			got, err := page(u, instances[i%2])
-			n.Add(1)
-			if want := "whoami: " + u.ID; err != nil || got != want {
-				bad.Add(1)
-				t.Errorf("%s on instance %d: page %q (%v), want %q", u.Email, i%2, got, err, want)
-			}
-		}
 		for _, u := range us {
-			wg.Go(func() {
-				start := 0
-				if warm {
-					one(u, 0)
-					start = 1
-				}
-				var uw sync.WaitGroup
-				for i := start; i < perUser; i++ {
-					uw.Go(func() { one(u, i) })
-				}
-				uw.Wait()
-			})
+			for i := range perUser {
+				wg.Go(func() {
+					got, err := page(u, instances[i%2])
+					n.Add(1)
+					if want := "whoami: " + u.ID; err != nil || got != want {
+						bad.Add(1)
+						t.Errorf("%s on instance %d: page %q (%v), want %q", u.Email, i%2, got, err, want)
+					}
+				})
+			}
 		}
 		wg.Wait()
 		return int(n.Load()), int(bad.Load())
@@ -153,10 +155,10 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 	// cookie and a fresh convex_jwt cookie, whose token the middleware
 	// uses as it is, with no exchange.
 	before := exchanges()
-	if pages, wrong := renderAll(users[:2], 10, false); pages != 20 || wrong != 0 {
+	if pages, wrong := renderAll(users[:2], 10); pages != 20 || wrong != 0 {
 		t.Fatalf("2 users: %d pages, %d wrong", pages, wrong)
 	}
-	pages, wrong := renderAll(users, 10, false)
+	pages, wrong := renderAll(users, 10)
 	cookieExchanges := exchanges() - before
 	t.Logf("with the sign-in's convex_jwt cookie: %d pages from 20 users over 2 instances, %d wrong, %d token exchanges", pages, wrong, cookieExchanges)
 	if pages != 200 || wrong != 0 || cookieExchanges != 0 {
@@ -165,13 +167,14 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 
 	// 2. The convex_jwt cookie gone (as at its Max-Age, 15 minutes, while
 	// the session lives on): each session is exchanged once, by whichever
-	// instance renders its first page, and the token is shared through
-	// Redis with the other instance.
+	// instance takes the session's lease in Redis first, and the token is
+	// shared through Redis with the other instance, even though each
+	// user's 10 pages start at once, on both instances.
 	for _, u := range users {
 		u.browser.Jar.SetCookies(appURL, []*http.Cookie{{Name: betterauth.JWTCookieName, Value: "", Path: "/", MaxAge: -1}})
 	}
 	before = exchanges()
-	pages, wrong = renderAll(users, 10, true)
+	pages, wrong = renderAll(users, 10)
 	sessionExchanges := exchanges() - before
 	t.Logf("without it: %d pages from 20 users over 2 instances, %d wrong, %d token exchanges for 20 sessions", pages, wrong, sessionExchanges)
 	if pages != 200 || wrong != 0 || sessionExchanges != 20 {
@@ -181,6 +184,29 @@ func TestServerRenderingEndToEnd(t *testing.T) {
 		if _, ok, err := store.Get(ctx, tokenprovider.SessionKey(u.Cookie(betterauth.SessionCookieName).Value)); !ok || err != nil {
 			t.Fatalf("%s's token is not in Redis (%v)", u.Email, err)
 		}
+	}
+
+	// 2b. The first pages handed each browser its token in a fresh
+	// convex_jwt cookie (RefreshTokenCookie): the next pages, on either
+	// instance, use it, with no exchange and not even a Redis lookup.
+	for _, u := range users {
+		var fresh bool
+		for _, c := range u.browser.Jar.Cookies(appURL) {
+			if c.Name == betterauth.JWTCookieName {
+				_, exp, ok := tokenprovider.Expiry(c.Value)
+				fresh = ok && time.Until(exp) > time.Minute
+			}
+		}
+		if !fresh {
+			t.Fatalf("%s's browser holds no fresh convex_jwt cookie after its pages", u.Email)
+		}
+	}
+	before, lookupsBefore := exchanges(), lookups.Load()
+	pages, wrong = renderAll(users, 10)
+	refreshed, looked := exchanges()-before, lookups.Load()-lookupsBefore
+	t.Logf("with the refreshed cookie: %d pages, %d wrong, %d token exchanges, %d Redis lookups", pages, wrong, refreshed, looked)
+	if pages != 200 || wrong != 0 || refreshed != 0 || looked != 0 {
+		t.Fatalf("%d pages, %d wrong, %d exchanges, %d lookups; want 200, 0, 0, 0", pages, wrong, refreshed, looked)
 	}
 
 	// 3. Sign out through instance A: the next render on B is anonymous.
