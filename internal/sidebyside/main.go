@@ -1,7 +1,7 @@
 // Command sidebyside runs the official Convex JavaScript client
 // (ConvexClient from npm convex, pinned in package-lock.json, under Node
-// with ws) and this module's Go client against the same in-process test
-// deployment, interleaved (Go run, JS run, Go run, ... for -pairs pairs)
+// with ws) and this module's Go client against the same test deployment
+// (the demo `convexgo dev` serves), interleaved (Go run, JS run, Go run, ... for -pairs pairs)
 // with the same parameters, and prints every figure as a ratio Go/JS:
 // the median and the min-max over the pairs. Below 1 means the Go client
 // is cheaper (less time or memory).
@@ -9,12 +9,16 @@
 //	go run ./internal/sidebyside            # S = 10,000, 3 pairs
 //	go run ./internal/sidebyside -quick     # smoke mode: S = 100, 1 pair
 //
-// The Go side runs in this process; each JS run is a child process
-// (bench.mjs) printing its raw figures as one JSON line. npm ci installs
-// the pinned packages first. See BENCHMARKS.md for a measured table.
+// The deployment runs in a child process of its own (this program again,
+// in serve mode), so that neither client shares its CPU time, heap or
+// garbage collector with the deployment; the Go side runs in this process
+// and each JS run is a child process (bench.mjs) printing its raw figures
+// as one JSON line. npm ci installs the pinned packages first. See
+// BENCHMARKS.md for a measured table.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -73,6 +77,13 @@ type result struct {
 }
 
 func main() {
+	if os.Getenv(serveEnv) == "1" {
+		if err := serve(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "sidebyside:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	quick := flag.Bool("quick", false, "smoke mode: S = 100, 1 pair, tiny chat list")
 	s := flag.Int("s", 0, "subscribers (default 10,000; 100 with -quick)")
 	pairs := flag.Int("pairs", 0, "Go/JS run pairs (default 3; 1 with -quick)")
@@ -134,23 +145,26 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 		return fmt.Errorf("node --version: %v", err)
 	}
 
-	srv := testserver.NewDemo()
-	defer srv.Close()
+	srv, err := startDeployment(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
 	var goRuns, jsRuns []result
 	for i := range cfg.Pairs {
-		g, err := runGo(ctx, srv.URL(), cfg, fmt.Sprintf("go%d", i))
+		g, err := runGo(ctx, srv.url, cfg, fmt.Sprintf("go%d", i))
 		if err != nil {
 			return fmt.Errorf("run %d of the Go client: %w", i+1, err)
 		}
-		if err := clearData(srv); err != nil {
+		if err := srv.clear(); err != nil {
 			return err
 		}
 		fmt.Fprintf(log, "pair %d: Go run done\n", i+1)
-		j, err := runJS(ctx, node, dir, srv.URL(), cfg, fmt.Sprintf("js%d", i))
+		j, err := runJS(ctx, node, dir, srv.url, cfg, fmt.Sprintf("js%d", i))
 		if err != nil {
 			return fmt.Errorf("run %d of the JS client: %w", i+1, err)
 		}
-		if err := clearData(srv); err != nil {
+		if err := srv.clear(); err != nil {
 			return err
 		}
 		fmt.Fprintf(log, "pair %d: JS run done\n", i+1)
@@ -173,6 +187,89 @@ func clearData(srv *testserver.Server) error {
 		}
 		return nil
 	})
+}
+
+// serveEnv, set to 1, makes this program (or its test binary, see
+// TestMain) serve the deployment instead: it prints the deployment's URL
+// on a line, then answers each "clear" line read from stdin with "ok"
+// once clearData has run, and exits when stdin closes.
+const serveEnv = "SIDEBYSIDE_SERVE"
+
+// serve is the deployment process's main.
+func serve(in io.Reader, out io.Writer) error {
+	srv := testserver.NewDemo()
+	defer srv.Close()
+	if _, err := fmt.Fprintln(out, srv.URL()); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		if sc.Text() != "clear" {
+			return fmt.Errorf("serve: unknown command %q", sc.Text())
+		}
+		if err := clearData(srv); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(out, "ok"); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// deployment is the child process serving the deployment.
+type deployment struct {
+	url   string
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	lines *bufio.Scanner
+}
+
+// startDeployment starts this executable in serve mode and reads the
+// deployment's URL.
+func startDeployment(ctx context.Context) (*deployment, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), serveEnv+"=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	d := &deployment{cmd: cmd, in: in, lines: bufio.NewScanner(outPipe)}
+	if !d.lines.Scan() {
+		d.stop()
+		return nil, fmt.Errorf("deployment process: no URL (%v)", d.lines.Err())
+	}
+	d.url = d.lines.Text()
+	return d, nil
+}
+
+// clear empties the deployment's tables and waits until it has.
+func (d *deployment) clear() error {
+	if _, err := fmt.Fprintln(d.in, "clear"); err != nil {
+		return fmt.Errorf("deployment process: %w", err)
+	}
+	if !d.lines.Scan() || d.lines.Text() != "ok" {
+		return fmt.Errorf("deployment process: clear not acknowledged (%q, %v)", d.lines.Text(), d.lines.Err())
+	}
+	return nil
+}
+
+// stop closes the deployment's stdin and waits for it to exit.
+func (d *deployment) stop() {
+	d.in.Close()
+	_ = d.cmd.Wait()
 }
 
 func runJS(ctx context.Context, node, dir, url string, cfg config, runID string) (result, error) {
@@ -254,7 +351,7 @@ func median(xs []float64) float64 {
 func report(out io.Writer, cfg config, nodeVersion string, goRuns, jsRuns []result) {
 	fmt.Fprintf(out, "Go client (package client, %s) vs official JS ConvexClient (npm convex 1.48.0, ws 8.21.0, Node %s)\n",
 		runtime.Version(), nodeVersion)
-	fmt.Fprintf(out, "same in-process test deployment; S = %d subscribers of one query; %d pairs (Go run, JS run, interleaved); %d fan-out rounds, %d duplicate subscribes, %d chat sends, %d fresh channels per run\n",
+	fmt.Fprintf(out, "same test deployment (the demo, in a process of its own); S = %d subscribers of one query; %d pairs (Go run, JS run, interleaved); %d fan-out rounds, %d duplicate subscribes, %d chat sends, %d fresh channels per run\n",
 		cfg.S, cfg.Pairs, cfg.Rounds, cfg.DupOps, cfg.ListRounds, cfg.FreshRounds)
 	fmt.Fprintln(out, "JS subscribers are always onUpdate callbacks; Go lines say whether they are typed subscribers (a goroutine each calling Next) or OnUpdate callbacks.")
 	fmt.Fprintln(out, "Go and JS columns: median over runs of each run's median; Go/JS: per pair, then median [min–max] over pairs; below 1 = Go cheaper.")

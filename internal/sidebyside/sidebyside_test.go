@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -12,7 +13,18 @@ import (
 	"github.com/convexgo/convex/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+// TestMain is also the deployment process of the tests' runs: run starts
+// this binary again with serveEnv set.
+func TestMain(m *testing.M) {
+	if os.Getenv(serveEnv) == "1" {
+		if err := serve(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "sidebyside:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	leakcheck.Main(m)
+}
 
 // TestQuick runs the smoke mode to check the machinery: both sides run
 // against one deployment and every figure is printed. The numbers are not
