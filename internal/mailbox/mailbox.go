@@ -34,7 +34,11 @@ type Mailbox[T any] struct {
 	taken   uint64 // sequence number of the last value Next returned
 	closed  bool
 	closeEr error
+	w       *waiters // made by the first Next that waits: a mailbox whose reader never waits costs no channel
+}
 
+// waiters is what waiting readers of a Mailbox need; under its mu.
+type waiters struct {
 	notify      chan struct{}   // one-slot signal to the primary waiter
 	primaryBusy bool            // a reader waits on notify
 	extra       []chan struct{} // one-slot signals of the other waiters
@@ -48,9 +52,7 @@ type Mailbox[T any] struct {
 }
 
 // New returns an empty Mailbox.
-func New[T any]() *Mailbox[T] {
-	return &Mailbox[T]{notify: make(chan struct{}, 1)}
-}
+func New[T any]() *Mailbox[T] { return &Mailbox[T]{} }
 
 // Put stores v as the newest value and wakes a waiting reader. It never
 // blocks. Puts after Close are dropped.
@@ -68,12 +70,16 @@ func (m *Mailbox[T]) Put(v T) {
 
 // wakeLocked signals every waiter; m.mu must be held.
 func (m *Mailbox[T]) wakeLocked() {
-	signal(m.notify)
-	for i, ch := range m.extra {
-		signal(ch)
-		m.extra[i] = nil
+	w := m.w
+	if w == nil {
+		return
 	}
-	m.extra = m.extra[:0]
+	signal(w.notify)
+	for i, ch := range w.extra {
+		signal(ch)
+		w.extra[i] = nil
+	}
+	w.extra = w.extra[:0]
 }
 
 func signal(ch chan struct{}) {
@@ -82,10 +88,6 @@ func signal(ch chan struct{}) {
 	default:
 	}
 }
-
-// ctxDone wakes the primary waiter when the context it is watched for
-// ends; Next then sees ctx.Err.
-func (m *Mailbox[T]) ctxDone() { signal(m.notify) }
 
 // Next returns the newest value if it is newer than the last one Next
 // returned, and otherwise waits for one. After Close it first returns a
@@ -96,8 +98,9 @@ func (m *Mailbox[T]) Next(ctx context.Context) (T, error) {
 	primary := false
 	for {
 		m.mu.Lock()
+		w := m.w
 		if primary {
-			m.primaryBusy, primary = false, false
+			w.primaryBusy, primary = false, false
 		}
 		if m.seq > m.taken {
 			m.taken = m.seq
@@ -114,19 +117,23 @@ func (m *Mailbox[T]) Next(ctx context.Context) (T, error) {
 			m.mu.Unlock()
 			return zero, err
 		}
+		if w == nil {
+			w = &waiters{notify: make(chan struct{}, 1)}
+			m.w = w
+		}
 		done := ctx.Done()
-		if m.primaryBusy {
+		if w.primaryBusy {
 			ch := make(chan struct{}, 1)
-			m.extra = append(m.extra, ch)
+			w.extra = append(w.extra, ch)
 			m.mu.Unlock()
 			select {
 			case <-ch:
 				continue
 			case <-done:
 				m.mu.Lock()
-				for i, c := range m.extra {
+				for i, c := range w.extra {
 					if c == ch {
-						m.extra = append(m.extra[:i], m.extra[i+1:]...)
+						w.extra = append(w.extra[:i], w.extra[i+1:]...)
 						break
 					}
 				}
@@ -134,23 +141,24 @@ func (m *Mailbox[T]) Next(ctx context.Context) (T, error) {
 				return zero, ctx.Err()
 			}
 		}
-		m.primaryBusy, primary = true, true
-		watched := done == nil || done == m.watchDone
-		if !watched && done == m.lastDone {
-			if m.stopWatch != nil {
-				m.stopWatch()
+		w.primaryBusy, primary = true, true
+		watched := done == nil || done == w.watchDone
+		if !watched && done == w.lastDone {
+			if w.stopWatch != nil {
+				w.stopWatch()
 			}
-			m.watchDone, m.stopWatch = done, context.AfterFunc(ctx, m.ctxDone)
+			notify := w.notify
+			w.watchDone, w.stopWatch = done, context.AfterFunc(ctx, func() { signal(notify) })
 			watched = true
 		}
-		m.lastDone = done
+		w.lastDone = done
 		m.mu.Unlock()
 		if watched {
-			<-m.notify // a Put, Close or the watched context's end; the loop sees which
+			<-w.notify // a Put, Close or the watched context's end; the loop sees which
 			continue
 		}
 		select {
-		case <-m.notify:
+		case <-w.notify:
 		case <-done:
 		}
 	}
@@ -175,8 +183,11 @@ func (m *Mailbox[T]) Close(err error) {
 		return
 	}
 	m.closed, m.closeEr = true, err
-	stop := m.stopWatch
-	m.stopWatch, m.watchDone, m.lastDone = nil, nil, nil
+	var stop func() bool
+	if w := m.w; w != nil {
+		stop = w.stopWatch
+		w.stopWatch, w.watchDone, w.lastDone = nil, nil, nil
+	}
 	m.wakeLocked()
 	m.mu.Unlock()
 	if stop != nil {

@@ -178,10 +178,10 @@ func TestWatchedContextCancel(t *testing.T) {
 		}
 	}()
 	// First wait: select on the signal and ctx.Done.
-	waitUntil(t, m, "the reader waits", func() bool { return m.primaryBusy })
+	waitUntil(t, m, "the reader waits", func() bool { return m.w != nil && m.w.primaryBusy })
 	m.Put(1)
 	// Second wait with the same context: watched.
-	waitUntil(t, m, "the context is watched", func() bool { return m.primaryBusy && m.watchDone != nil && m.seq == m.taken })
+	waitUntil(t, m, "the context is watched", func() bool { return m.w != nil && m.w.primaryBusy && m.w.watchDone != nil && m.seq == m.taken })
 	cancel()
 	if err := <-res; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Next after cancel = %v, want context.Canceled", err)
@@ -189,7 +189,7 @@ func TestWatchedContextCancel(t *testing.T) {
 	m.Close(errors.New("end"))
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.stopWatch != nil || m.watchDone != nil {
+	if m.w.stopWatch != nil || m.w.watchDone != nil {
 		t.Fatal("Close left the context watch in place")
 	}
 }
@@ -205,7 +205,7 @@ func TestFreshContextPerCallRegistersNoWatch(t *testing.T) {
 			_, err := m.Next(ctx)
 			done <- err
 		}()
-		waitUntil(t, m, "the reader waits", func() bool { return m.primaryBusy })
+		waitUntil(t, m, "the reader waits", func() bool { return m.w != nil && m.w.primaryBusy })
 		if i%2 == 0 {
 			m.Put(i)
 			if err := <-done; err != nil {
@@ -221,7 +221,7 @@ func TestFreshContextPerCallRegistersNoWatch(t *testing.T) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.stopWatch != nil {
+	if m.w.stopWatch != nil {
 		t.Fatal("a context used for one call only was watched")
 	}
 }
@@ -246,9 +246,9 @@ func TestConcurrentReadersCancelIndependently(t *testing.T) {
 				}
 			}
 		}()
-		waitUntil(t, m, "A waits", func() bool { return m.primaryBusy })
+		waitUntil(t, m, "A waits", func() bool { return m.w != nil && m.w.primaryBusy })
 		m.Put(1)
-		waitUntil(t, m, "A waits watched", func() bool { return m.primaryBusy && m.watchDone != nil && m.seq == m.taken })
+		waitUntil(t, m, "A waits watched", func() bool { return m.w != nil && m.w.primaryBusy && m.w.watchDone != nil && m.seq == m.taken })
 		resB := make(chan error, 1)
 		go func() {
 			v, err := m.Next(ctxB)
@@ -257,7 +257,7 @@ func TestConcurrentReadersCancelIndependently(t *testing.T) {
 			}
 			resB <- err
 		}()
-		waitUntil(t, m, "B waits", func() bool { return len(m.extra) == 1 })
+		waitUntil(t, m, "B waits", func() bool { return len(m.w.extra) == 1 })
 		if cancelPrimary {
 			cancelA()
 			if err := <-resA; !errors.Is(err, context.Canceled) {
@@ -273,7 +273,7 @@ func TestConcurrentReadersCancelIndependently(t *testing.T) {
 				t.Fatalf("B after cancel = %v", err)
 			}
 			m.mu.Lock()
-			left := len(m.extra)
+			left := len(m.w.extra)
 			m.mu.Unlock()
 			if left != 0 {
 				t.Fatalf("B's wait channel is still registered (%d)", left)
@@ -304,7 +304,7 @@ func TestCloseWakesEveryWaiter(t *testing.T) {
 			res <- err
 		}()
 	}
-	waitUntil(t, m, "all readers wait", func() bool { return m.primaryBusy && len(m.extra) == readers-1 })
+	waitUntil(t, m, "all readers wait", func() bool { return m.w != nil && m.w.primaryBusy && len(m.w.extra) == readers-1 })
 	m.Close(errEnd)
 	for range readers {
 		if err := <-res; err != errEnd {
