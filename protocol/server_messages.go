@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // ServerMessage is a message from server to client: *Transition,
@@ -202,32 +203,188 @@ func emptyIfNil(s []string) []string {
 // EncodeServerMessage encodes m as the JSON text of one WebSocket frame.
 // A server uses it.
 func EncodeServerMessage(m ServerMessage) ([]byte, error) {
-	switch m := m.(type) {
-	case *Transition:
-		mods := make([]any, len(m.Modifications))
-		for i := range m.Modifications {
-			s := &m.Modifications[i]
-			w := &stateModWire{Type: s.Type, QueryID: &s.QueryID}
-			switch s.Type {
-			case TypeQueryUpdated:
-				w.Value = s.Value
-				if len(w.Value) == 0 {
-					w.Value = json.RawMessage("null")
-				}
-				w.LogLines, w.Journal = emptyIfNil(s.LogLines), s.Journal
-			case TypeQueryFailed:
-				w.ErrorMessage, w.ErrorData = &s.ErrorMessage, s.ErrorData
-				w.LogLines, w.Journal = emptyIfNil(s.LogLines), s.Journal
-			case TypeQueryRemoved:
-				mods[i] = removedWire{Type: s.Type, QueryID: &s.QueryID}
-				continue
-			default:
-				return nil, fmt.Errorf("convex: state modification type %q is unknown", s.Type)
-			}
-			mods[i] = w
+	if t, ok := m.(*Transition); ok {
+		if b, ok := appendTransition(nil, t); ok {
+			return b, nil
 		}
-		return json.Marshal(transitionOutWire{Type: TypeTransition, StartVersion: &m.StartVersion,
-			EndVersion: &m.EndVersion, Modifications: mods, ClientClockSkew: m.ClientClockSkew, ServerTS: m.ServerTS})
+		return encodeTransitionRef(t)
+	}
+	return encodeServerMessageRef(m)
+}
+
+// appendTransition appends t as encodeTransitionRef encodes it, byte for
+// byte, without running the values through encoding/json (which checks
+// and compacts every json.RawMessage: most of the cost of a large query
+// result). It declines (ok=false) when a value is not valid JSON or
+// a modification type is unknown; the caller then uses the reference,
+// which gives the error.
+func appendTransition(b []byte, t *Transition) ([]byte, bool) {
+	size := 512 // the versions and the rest of the frame
+	for i := range t.Modifications {
+		m := &t.Modifications[i]
+		size += 160 + len(m.Value) + len(m.ErrorData) + len(m.ErrorMessage)
+		for _, l := range m.LogLines {
+			size += len(l) + 8
+		}
+		if m.Journal != nil {
+			size += len(*m.Journal) + 8
+		}
+	}
+	if b == nil {
+		b = make([]byte, 0, size)
+	}
+	b = append(b, `{"type":"Transition","startVersion":`...)
+	b, ok := appendMarshal(b, &t.StartVersion)
+	if !ok {
+		return nil, false
+	}
+	b = append(b, `,"endVersion":`...)
+	if b, ok = appendMarshal(b, &t.EndVersion); !ok {
+		return nil, false
+	}
+	b = append(b, `,"modifications":[`...)
+	for i := range t.Modifications {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		mod := &t.Modifications[i]
+		b = append(b, `{"type":`...)
+		b = strconv.AppendQuote(b, mod.Type) // the known types are plain ASCII, quoted alike by both
+		b = append(b, `,"queryId":`...)
+		b = strconv.AppendUint(b, uint64(mod.QueryID), 10)
+		switch mod.Type {
+		case TypeQueryUpdated:
+			b = append(b, `,"value":`...)
+			v := mod.Value
+			if len(v) == 0 {
+				v = json.RawMessage("null")
+			}
+			if b, ok = appendRaw(b, v); !ok {
+				return nil, false
+			}
+		case TypeQueryFailed:
+			b = append(b, `,"errorMessage":`...)
+			if b, ok = appendMarshal(b, mod.ErrorMessage); !ok {
+				return nil, false
+			}
+		case TypeQueryRemoved:
+			b = append(b, '}')
+			continue
+		default:
+			return nil, false
+		}
+		b = append(b, `,"logLines":`...)
+		if b, ok = appendMarshal(b, emptyIfNil(mod.LogLines)); !ok {
+			return nil, false
+		}
+		b = append(b, `,"journal":`...)
+		if b, ok = appendMarshal(b, mod.Journal); !ok {
+			return nil, false
+		}
+		if mod.Type == TypeQueryFailed && len(mod.ErrorData) > 0 {
+			b = append(b, `,"errorData":`...)
+			if b, ok = appendRaw(b, mod.ErrorData); !ok {
+				return nil, false
+			}
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"clientClockSkew":`...)
+	if b, ok = appendMarshal(b, t.ClientClockSkew); !ok {
+		return nil, false
+	}
+	b = append(b, `,"serverTs":`...)
+	if b, ok = appendMarshal(b, t.ServerTS); !ok {
+		return nil, false
+	}
+	return append(b, '}'), true
+}
+
+// appendMarshal appends encoding/json's encoding of v (small parts: the
+// versions, strings, log lines), so that they match the reference.
+func appendMarshal(b []byte, v any) ([]byte, bool) {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return nil, false
+	}
+	return append(b, enc...), true
+}
+
+// appendRaw appends the JSON value raw as encoding/json writes a
+// json.RawMessage: compacted (no whitespace outside strings), with '<',
+// '>', '&', U+2028 and U+2029 escaped. It declines (ok=false) if raw is not
+// exactly one valid JSON value.
+func appendRaw(b, raw []byte) ([]byte, bool) {
+	s := scanner{data: raw}
+	if !s.skip(0) || s.i != len(raw) {
+		return nil, false
+	}
+	const hex = "0123456789abcdef"
+	in := false
+	start := 0 // raw[start:i] is still to be copied
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if in {
+			switch {
+			case c == '\\':
+				i++
+			case c == '"':
+				in = false
+			case c == '<' || c == '>' || c == '&':
+				b = append(b, raw[start:i]...)
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+				start = i + 1
+			case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && raw[i+2]&^1 == 0xA8:
+				b = append(b, raw[start:i]...)
+				b = append(b, '\\', 'u', '2', '0', '2', hex[raw[i+2]&0xF])
+				i += 2
+				start = i + 1
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			in = true
+		case ' ', '\t', '\n', '\r':
+			b = append(b, raw[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(b, raw[start:]...), true
+}
+
+// encodeTransitionRef is the reference encoding of a Transition:
+// encoding/json over the wire structs.
+func encodeTransitionRef(m *Transition) ([]byte, error) {
+	mods := make([]any, len(m.Modifications))
+	for i := range m.Modifications {
+		s := &m.Modifications[i]
+		w := &stateModWire{Type: s.Type, QueryID: &s.QueryID}
+		switch s.Type {
+		case TypeQueryUpdated:
+			w.Value = s.Value
+			if len(w.Value) == 0 {
+				w.Value = json.RawMessage("null")
+			}
+			w.LogLines, w.Journal = emptyIfNil(s.LogLines), s.Journal
+		case TypeQueryFailed:
+			w.ErrorMessage, w.ErrorData = &s.ErrorMessage, s.ErrorData
+			w.LogLines, w.Journal = emptyIfNil(s.LogLines), s.Journal
+		case TypeQueryRemoved:
+			mods[i] = removedWire{Type: s.Type, QueryID: &s.QueryID}
+			continue
+		default:
+			return nil, fmt.Errorf("convex: state modification type %q is unknown", s.Type)
+		}
+		mods[i] = w
+	}
+	return json.Marshal(transitionOutWire{Type: TypeTransition, StartVersion: &m.StartVersion,
+		EndVersion: &m.EndVersion, Modifications: mods, ClientClockSkew: m.ClientClockSkew, ServerTS: m.ServerTS})
+}
+
+// encodeServerMessageRef encodes every other server message.
+func encodeServerMessageRef(m ServerMessage) ([]byte, error) {
+	switch m := m.(type) {
 	case *TransitionChunk:
 		return json.Marshal(chunkWire{Type: TypeTransitionChunk, Chunk: &m.Chunk, PartNumber: &m.PartNumber,
 			TotalParts: &m.TotalParts, TransitionID: &m.TransitionID})
