@@ -19,6 +19,7 @@ type config struct {
 	inactivityTimeout time.Duration
 	writeTimeout      time.Duration
 	handshakeTimeout  time.Duration
+	compression       transport.Compression
 	httpTimeout       time.Duration
 	onStateChange     func(ConnectionState)
 	rand              func() float64
@@ -119,6 +120,30 @@ func WithHandshakeTimeout(d time.Duration) Option {
 			return fmt.Errorf("convex: handshake timeout %v is not positive", d)
 		}
 		c.handshakeTimeout = d
+		return nil
+	}
+}
+
+// WithCompression sets whether the client offers permessage-deflate
+// (RFC 7692) on its WebSocket, so that the deployment may compress what it
+// sends (the client sends its own messages uncompressed). The real backend
+// accepts the offer; where a deployment or a proxy declines it, the socket
+// works uncompressed. Off by default for now.
+func WithCompression(on bool) Option {
+	return func(c *config) error {
+		c.compression = transport.CompressionOff
+		if on {
+			c.compression = transport.CompressionReceive
+		}
+		return nil
+	}
+}
+
+// withCompressionMode sets the transport's compression mode directly
+// (tests and benchmarks).
+func withCompressionMode(m transport.Compression) Option {
+	return func(c *config) error {
+		c.compression = m
 		return nil
 	}
 }
