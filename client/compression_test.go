@@ -141,4 +141,4 @@ func TestCompressionAcrossReconnect(t *testing.T) {
 
 // defaultOffer is the Sec-WebSocket-Extensions a client offers without
 // WithCompression.
-const defaultOffer = ""
+const defaultOffer = "permessage-deflate"

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // wireCounter counts the bytes that the connections of its HTTP client
@@ -14,9 +13,6 @@ import (
 // wire (after TLS, were there any; here loopback TCP).
 type wireCounter struct {
 	read, written atomic.Int64
-	// downlink, if positive, paces reads to this many bytes per second,
-	// as a link of that bandwidth would deliver them.
-	downlink float64
 }
 
 // client returns an HTTP client whose connections are counted. Its idle
@@ -36,25 +32,11 @@ func (w *wireCounter) client(tb testing.TB) *http.Client {
 type countedConn struct {
 	net.Conn
 	w *wireCounter
-	// next is when the bytes read so far would have finished arriving
-	// over the paced link; only Read touches it, from one goroutine.
-	next time.Time
 }
 
 func (c *countedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.w.read.Add(int64(n))
-	if c.w.downlink > 0 && n > 0 {
-		// A link of this bandwidth delivers n bytes n/downlink seconds
-		// after the previous ones, or after now if it was idle. This is
-		// pacing, not synchronisation: nothing waits for it.
-		now := time.Now()
-		if c.next.Before(now) {
-			c.next = now
-		}
-		c.next = c.next.Add(time.Duration(float64(n) / c.w.downlink * float64(time.Second)))
-		time.Sleep(time.Until(c.next))
-	}
 	return n, err
 }
 
