@@ -55,8 +55,10 @@
 // keep their latest values meanwhile. ConnectionState, WaitForState and
 // WithStateChange report where the socket stands; Status and WaitForStatus
 // add the failed attempts, the last connection error and the time of the
-// next attempt. Each handshake is bounded (WithHandshakeTimeout). A
-// FatalError from the deployment stops the client for good.
+// next attempt. Each handshake is bounded (WithHandshakeTimeout). The
+// client offers permessage-deflate, so that the deployment compresses
+// what it sends (WithCompression turns it off). A FatalError from the
+// deployment stops the client for good.
 //
 // # Errors
 //

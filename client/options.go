@@ -19,6 +19,7 @@ type config struct {
 	inactivityTimeout time.Duration
 	writeTimeout      time.Duration
 	handshakeTimeout  time.Duration
+	compression       transport.Compression
 	httpTimeout       time.Duration
 	onStateChange     func(ConnectionState)
 	rand              func() float64
@@ -32,6 +33,7 @@ func defaultConfig() config {
 		inactivityTimeout: 60 * time.Second,
 		writeTimeout:      10 * time.Second,
 		handshakeTimeout:  transport.DefaultHandshakeTimeout,
+		compression:       transport.CompressionReceive, // see WithCompression
 		httpTimeout:       DefaultHTTPTimeout,
 	}
 }
@@ -119,6 +121,50 @@ func WithHandshakeTimeout(d time.Duration) Option {
 			return fmt.Errorf("convex: handshake timeout %v is not positive", d)
 		}
 		c.handshakeTimeout = d
+		return nil
+	}
+}
+
+// WithCompression sets whether the client offers permessage-deflate
+// (RFC 7692) on its WebSocket, so that the deployment compresses the
+// messages it sends. It is on by default. The client sends its own
+// messages uncompressed either way: they are small, compressing them
+// would keep a 1.2 MB compressor per socket, and this way the auth token
+// it sends never shares a compression context with other data.
+//
+// The real backend accepts the offer (convex-backend
+// crates/common/src/http/websocket.rs, used by the sync handler in
+// crates/local_backend/src/subs/mod.rs), as it does from the official
+// JavaScript client, whose browsers and ws package offer it by default.
+// A deployment or proxy that declines it gets an uncompressed socket that
+// works the same; so does WithCompression(false).
+//
+// What it costs: the client inflates each compressed message, 0.05-0.5
+// ms for a 57 KB query result on a 2-core VM, and keeps a 32 KiB window
+// per socket. What it saves: that result arrives as 2-34 KB instead of
+// 58 KB, depending on how repetitive it is (BENCHMARKS.md,
+// "permessage-deflate"). At 100 Mbit/s that is 2-4.5 ms less transfer per
+// update, ten times that at 10 Mbit/s, and fewer round trips while TCP's
+// window is small. The default was chosen from those figures: it stops
+// paying off only near 1 Gbit/s or more per connection, such as a
+// deployment on the same host or LAN, where over loopback it added up to
+// 1 ms per 57 KB update. Turn it off there if large results and their
+// latency matter.
+func WithCompression(on bool) Option {
+	return func(c *config) error {
+		c.compression = transport.CompressionOff
+		if on {
+			c.compression = transport.CompressionReceive
+		}
+		return nil
+	}
+}
+
+// withCompressionMode sets the transport's compression mode directly
+// (tests and benchmarks).
+func withCompressionMode(m transport.Compression) Option {
+	return func(c *config) error {
+		c.compression = m
 		return nil
 	}
 }

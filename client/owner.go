@@ -209,6 +209,7 @@ func (o *owner) dial() {
 		InactivityTimeout: o.c.cfg.inactivityTimeout,
 		WriteTimeout:      o.c.cfg.writeTimeout,
 		HandshakeTimeout:  o.c.cfg.handshakeTimeout,
+		Compression:       o.c.cfg.compression,
 	}
 	o.c.wg.Add(1)
 	go func() {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,7 +53,47 @@ type Options struct {
 	// the connection and never answers fails Dial with an error matching
 	// ErrHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// Compression says whether Dial offers permessage-deflate and whether
+	// this side compresses what it sends; the zero value offers nothing.
+	Compression Compression
 }
+
+// Compression is what a Conn offers and does with permessage-deflate
+// (RFC 7692). Whatever is offered, the deployment decides: a socket where
+// it declines carries uncompressed frames and works the same.
+//
+// The real backend accepts exactly two offers, "permessage-deflate" and
+// "permessage-deflate; client_max_window_bits", and answers the bare
+// "permessage-deflate" (context takeover both ways); it declines any
+// other form, such as one with *_no_context_takeover
+// (convex-backend crates/common/src/http/websocket.rs, lines 361-385 and
+// 245-251). So both modes that offer it send the bare offer:
+// coder/websocket's CompressionNoContextTakeover would be declined.
+type Compression int
+
+const (
+	// CompressionOff offers no extension; every frame is uncompressed.
+	CompressionOff Compression = iota
+	// CompressionReceive offers "permessage-deflate" and, once it is
+	// accepted, reads the deployment's compressed messages but sends its
+	// own uncompressed (RFC 7692 lets each message choose). It keeps a
+	// 32 KiB window of what it has read and borrows a 44 KB decompressor
+	// from a pool for each compressed message, but never allocates the
+	// 1.2 MB compressor (compress/flate's Writer) that coder/websocket
+	// keeps per socket for context takeover; and the client's own
+	// messages (auth tokens among them) never share a compression context
+	// with other data.
+	CompressionReceive
+	// CompressionBoth offers the same and also compresses this side's
+	// messages of 128 bytes or more, with context takeover: that costs the
+	// 1.2 MB compressor per socket, from the first such message until the
+	// socket closes, and saves little, since a client's messages are small.
+	CompressionBoth
+)
+
+// noSendCompression is a CompressionThreshold no message reaches, so that
+// CompressionReceive never compresses (nor allocates a compressor).
+const noSendCompression = math.MaxInt
 
 func (o *Options) withDefaults() Options {
 	var c Options
@@ -104,8 +145,9 @@ func WebSocketURL(deploymentURL string) (string, error) {
 // concurrently with each other and with Close; do not call Read from two
 // goroutines at once.
 type Conn struct {
-	ws   *websocket.Conn
-	opts Options
+	ws         *websocket.Conn
+	opts       Options
+	compressed bool
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -128,7 +170,15 @@ func Dial(ctx context.Context, deploymentURL string, opts *Options) (*Conn, erro
 	h.Set("Convex-Client", version.ClientHeader)
 	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(hctx, wsURL, &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: h})
+	dopts := &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: h}
+	switch o.Compression {
+	case CompressionReceive:
+		dopts.CompressionMode = websocket.CompressionContextTakeover
+		dopts.CompressionThreshold = noSendCompression
+	case CompressionBoth:
+		dopts.CompressionMode = websocket.CompressionContextTakeover
+	}
+	ws, resp, err := websocket.Dial(hctx, wsURL, dopts)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(hctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (%v): %w", ErrHandshakeTimeout, o.HandshakeTimeout, err)
@@ -139,8 +189,16 @@ func Dial(ctx context.Context, deploymentURL string, opts *Options) (*Conn, erro
 		return nil, &DialError{Err: err}
 	}
 	ws.SetReadLimit(o.ReadLimit)
-	return &Conn{ws: ws, opts: o}, nil
+	// coder/websocket fails Dial if the answer names an extension it did
+	// not offer or cannot honour, so any answer here is permessage-deflate.
+	compressed := dopts.CompressionMode != websocket.CompressionDisabled &&
+		resp.Header.Get("Sec-WebSocket-Extensions") != ""
+	return &Conn{ws: ws, opts: o, compressed: compressed}, nil
 }
+
+// Compressed reports whether the deployment accepted permessage-deflate
+// for this socket. The read limit applies to messages as decompressed.
+func (c *Conn) Compressed() bool { return c.compressed }
 
 // DialError is a failed handshake. StatusCode is the HTTP status when the
 // server answered, else 0.

@@ -132,4 +132,19 @@ func TestOfficialClient(t *testing.T) {
 	if !done || runErr != nil {
 		t.Errorf("node exited with %v (finished: %v); stderr:\n%s", runErr, done, stderr.String())
 	}
+	// Under Node the official client dials with the ws package, whose
+	// perMessageDeflate defaults to true (ws 8.21.0 lib/websocket.js,
+	// initAsClient): it offers "permessage-deflate; client_max_window_bits",
+	// one of the two offers the real backend accepts. So every socket above
+	// ran compressed, as it would against a real deployment.
+	if st := srv.Stats(); st.SocketsOpened == 0 || st.SocketsCompressed != st.SocketsOpened {
+		t.Errorf("%d of %d sockets negotiated permessage-deflate, want all", st.SocketsCompressed, st.SocketsOpened)
+	}
+	const offer = "permessage-deflate; client_max_window_bits"
+	for _, r := range srv.SyncPaths() {
+		if r.Extensions != offer {
+			t.Errorf("the official client offered %q, want %q", r.Extensions, offer)
+			break
+		}
+	}
 }

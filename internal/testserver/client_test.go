@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -46,13 +47,25 @@ type wsClient struct {
 }
 
 type dialConfig struct {
-	path   string
-	header http.Header
+	path        string
+	header      http.Header
+	compression websocket.CompressionMode
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 type dialOption func(*dialConfig)
 
 func withPath(p string) dialOption { return func(c *dialConfig) { c.path = p } }
+
+// withCompression makes the client offer permessage-deflate in mode m.
+func withCompression(m websocket.CompressionMode) dialOption {
+	return func(c *dialConfig) { c.compression = m }
+}
+
+// withDialContext dials the TCP connection with f.
+func withDialContext(f func(ctx context.Context, network, addr string) (net.Conn, error)) dialOption {
+	return func(c *dialConfig) { c.dialContext = f }
+}
 
 func withClientHeader(v string) dialOption {
 	return func(c *dialConfig) {
@@ -75,12 +88,13 @@ func tryDial(t *testing.T, s *Server, opts ...dialOption) (*wsClient, *http.Resp
 	for _, o := range opts {
 		o(&cfg)
 	}
-	tr := &http.Transport{}
+	tr := &http.Transport{DialContext: cfg.dialContext}
 	hc := &http.Client{Transport: tr}
 	t.Cleanup(tr.CloseIdleConnections)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, wsURL(s, cfg.path), &websocket.DialOptions{HTTPHeader: cfg.header, HTTPClient: hc})
+	ws, resp, err := websocket.Dial(ctx, wsURL(s, cfg.path),
+		&websocket.DialOptions{HTTPHeader: cfg.header, HTTPClient: hc, CompressionMode: cfg.compression})
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			body, _ := io.ReadAll(resp.Body)

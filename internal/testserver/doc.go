@@ -71,6 +71,12 @@
 // Ping after an idle interval; TransitionChunk for large Transitions only
 // to npm clients at 1.28.0 or later (a Go client gets one message, as
 // from a real deployment), or to everyone with WithForceChunking.
+// permessage-deflate is negotiated as the backend negotiates it: the
+// offers "permessage-deflate" and "permessage-deflate; client_max_window_bits"
+// are accepted with the bare answer "permessage-deflate" (context takeover
+// both ways), every other offer is declined, and
+// WithPermessageDeflate(false) declines them all; Stats counts the
+// compressed sockets and SyncPaths records each offer.
 //
 // # HTTP API
 //

@@ -39,6 +39,7 @@ type config struct {
 	logger        *slog.Logger
 	receivedLimit int // < 0: keep every received message
 	adminKey      string
+	noDeflate     bool
 }
 
 // WithNow sets the server's clock. It is used for commit timestamps,
@@ -79,6 +80,18 @@ func WithAuth(cfg AuthConfig) Option {
 // server does not grow without bound. By default every message is kept.
 func WithReceivedLimit(n int) Option {
 	return func(c *config) { c.receivedLimit = max(n, 0) }
+}
+
+// WithPermessageDeflate sets whether sync sockets negotiate
+// permessage-deflate (RFC 7692). On, the default, the server accepts the
+// offers the real backend accepts, "permessage-deflate" and
+// "permessage-deflate; client_max_window_bits", answers with the bare
+// "permessage-deflate" (context takeover on both sides) and compresses
+// what it sends; every other offer is declined (see deflate.go for the
+// backend files this follows). Off, it declines every offer, as a backend
+// from before February 2026 does, or a proxy that drops the header.
+func WithPermessageDeflate(on bool) Option {
+	return func(c *config) { c.noDeflate = !on }
 }
 
 // WithLogger sets where the server logs sockets opening and closing and
@@ -392,6 +405,9 @@ type Stats struct {
 	SocketsOpened int
 	// SocketsOpen is the number of sync sockets open now.
 	SocketsOpen int
+	// SocketsCompressed counts the sockets of SocketsOpened that
+	// negotiated permessage-deflate.
+	SocketsCompressed int
 	// MessagesReceived counts client frames received on all sockets.
 	MessagesReceived int
 	// Adds counts the Add modifications received.
@@ -497,6 +513,9 @@ func (s *Server) record(m ReceivedMessage) {
 type SyncRequest struct {
 	Path   string // the request path, such as "/api/sync"
 	Client string // the Convex-Client header, "" when absent
+	// Extensions is the Sec-WebSocket-Extensions offer, its values joined
+	// with ", "; "" when absent.
+	Extensions string
 }
 
 func (s *Server) recordSyncRequest(r SyncRequest) {

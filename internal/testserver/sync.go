@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -27,7 +28,8 @@ const maxClientFrame = 16 << 20
 const maxQueuedMutations = 1000
 
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion string) {
-	s.recordSyncRequest(SyncRequest{Path: r.URL.Path, Client: r.Header.Get("Convex-Client")})
+	s.recordSyncRequest(SyncRequest{Path: r.URL.Path, Client: r.Header.Get("Convex-Client"),
+		Extensions: strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")})
 	ci, err := identifyClient(r, pathVersion)
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "InvalidClientVersion", err.Error())
@@ -40,7 +42,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion s
 		writeHTTPError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the deployment is refusing connections")
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	ws, deflate, err := s.acceptSync(w, r)
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -51,6 +53,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, pathVersion s
 		s:         s,
 		ws:        ws,
 		client:    ci,
+		deflate:   deflate,
 		chunking:  s.cfg.forceChunking || ci.supportsChunks(),
 		events:    make(chan func()),
 		wake:      make(chan struct{}, 1),
@@ -82,7 +85,13 @@ func (s *Server) addConn(c *syncConn) bool {
 	s.nextConn++
 	s.conns[c.id] = c
 	s.mu.Unlock()
-	s.bump(func(st *Stats) { st.SocketsOpened++; st.SocketsOpen++ })
+	s.bump(func(st *Stats) {
+		st.SocketsOpened++
+		st.SocketsOpen++
+		if c.deflate {
+			st.SocketsCompressed++
+		}
+	})
 	return true
 }
 
@@ -103,6 +112,7 @@ type syncConn struct {
 	id       int
 	ws       *websocket.Conn
 	client   clientInfo
+	deflate  bool // permessage-deflate was negotiated
 	chunking bool
 
 	ctx    context.Context
