@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,12 +88,14 @@ func readTimes(data []byte) (exp, iat *time.Time, err error) {
 		i = skipSpace(data, end)
 		i = skipSpace(data, i+1) // the ':'
 		vend := valueEnd(data, i)
-		if n := string(name); n == "exp" || n == "iat" {
+		// string(name) in the comparisons does not allocate; a name kept
+		// in a variable would, for every member of the payload.
+		if isExp := string(name) == "exp"; isExp || string(name) == "iat" {
 			t, err := numericDate(data[i:vend])
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", n, err)
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
 			}
-			if n == "exp" {
+			if isExp {
 				exp = t
 			} else {
 				iat = t
@@ -123,8 +126,14 @@ func numericDate(raw []byte) (*time.Time, error) {
 	if string(raw) == "null" {
 		return nil, nil
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
+	// raw is a whole JSON value (the payload passed json.Valid), so it is
+	// a number exactly when it starts like one, and then ParseFloat reads
+	// it as encoding/json does (out of range is an error for both).
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return nil, errors.New("not a number")
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
 		return nil, errors.New("not a number")
 	}
 	if f == 0 {
