@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -443,4 +445,36 @@ func RefreshDelay(token string, leeway time.Duration) (delay time.Duration, ok b
 	}
 	delay = min(life-leeway, MaxRefreshDelay)
 	return max(delay, 0), true
+}
+
+// expiryMemo remembers Expiry's answer for recently read tokens, so that a
+// token read again and again (a SessionCache re-checks its token's "exp" on
+// every hit) is parsed once. It holds at most memoSlots entries, one per
+// slot chosen by a hash of the token, each replaced by the next token that
+// falls in its slot; an entry is only ever returned
+// for a token equal to the one it was made for, so the answer is always
+// Expiry's. It is safe for concurrent use; the zero value is ready.
+type expiryMemo struct {
+	slots [memoSlots]atomic.Pointer[memoEntry]
+}
+
+const memoSlots = 256
+
+type memoEntry struct {
+	token    string
+	iat, exp time.Time
+	ok       bool
+}
+
+var memoSeed = maphash.MakeSeed()
+
+// expiry is Expiry(token), from the memo when it has token.
+func (m *expiryMemo) expiry(token string) (iat, exp time.Time, ok bool) {
+	slot := &m.slots[maphash.String(memoSeed, token)%memoSlots]
+	if e := slot.Load(); e != nil && e.token == token {
+		return e.iat, e.exp, e.ok
+	}
+	iat, exp, ok = Expiry(token)
+	slot.Store(&memoEntry{token: token, iat: iat, exp: exp, ok: ok})
+	return iat, exp, ok
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,4 +231,35 @@ func FuzzScanTimes(f *testing.F) {
 		f.Add([]byte(p))
 	}
 	f.Fuzz(checkScanTimes)
+}
+
+// TestExpiryMemo checks that the memo answers as Expiry does for many
+// tokens sharing its slots (each asked twice, from several goroutines
+// under -race), and that a token asked again is not parsed again.
+func TestExpiryMemo(t *testing.T) {
+	var m expiryMemo
+	tokens := []string{"", "x", "x.y.z", "a.e30.b", fakeJWT(time.Time{}, t0, "u")}
+	for i := range 3 * memoSlots {
+		tokens = append(tokens, fakeJWT(t0, t0.Add(time.Duration(i)*time.Second), fmt.Sprint("user-", i)))
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 2 {
+				for _, tok := range tokens {
+					gi, ge, gok := m.expiry(tok)
+					wi, we, wok := Expiry(tok)
+					if gok != wok || !gi.Equal(wi) || !ge.Equal(we) {
+						t.Errorf("%q: memo %v %v %v, Expiry %v %v %v", tok, gi, ge, gok, wi, we, wok)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tok := tokens[len(tokens)-1]
+	m.expiry(tok)
+	if n := testing.AllocsPerRun(100, func() { m.expiry(tok) }); n != 0 {
+		t.Fatalf("a token asked again cost %v allocations: it was parsed again", n)
+	}
 }
