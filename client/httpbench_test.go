@@ -114,6 +114,10 @@ func TestReadBody(t *testing.T) {
 			}
 		}
 	}
+	// A large Content-Length is not allocated ahead of the body.
+	if got, err := readBody(strings.NewReader("ab"), 50<<20, 64<<20); err != nil || string(got) != "ab" || cap(got) > maxPresize {
+		t.Fatalf("readBody = %q (cap %d), %v", got, cap(got), err)
+	}
 	// A read error is returned, with what was read before it.
 	got, err := readBody(io.MultiReader(strings.NewReader("ab"), errReader{}), 10, limit)
 	if err != errBroken || string(got) != "ab" {

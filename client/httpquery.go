@@ -22,6 +22,10 @@ import (
 // which Convex JSON can inflate.
 const maxHTTPResponse = 64 << 20
 
+// maxPresize bounds the buffer readBody allocates ahead of a body on the
+// word of its Content-Length.
+const maxPresize = 1 << 20
+
 // httpQuery runs a query once over HTTP (POST /api/query). Identical
 // concurrent calls with the same auth token share one request, but only
 // among calls made since the client's last completed write (a mutation or
@@ -235,10 +239,11 @@ func (a httpAPI) roundTrip(ctx context.Context, endpoint, kind, path string, bod
 // (so that a longer body shows as longer than limit), as
 // io.ReadAll(io.LimitReader(r, limit+1)) does; a known size (the
 // response's Content-Length) sizes the buffer at once instead of growing
-// it from 512 bytes.
+// it from 512 bytes, up to maxPresize (a size the body has not yet proved
+// is not allocated ahead of it).
 func readBody(r io.Reader, size int64, limit int) ([]byte, error) {
 	n := 512
-	if size >= 0 && size < int64(limit) {
+	if size >= 0 && size < int64(min(limit, maxPresize)) {
 		n = int(size) + 1 // +1: room to see the end without growing
 	}
 	buf := make([]byte, 0, n)
