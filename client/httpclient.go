@@ -304,15 +304,52 @@ func (c *HTTPCaller) post(ctx context.Context, endpoint, kind, path string, args
 	if c == nil || c.h == nil || c.h.api.hc == nil {
 		return nil, ErrNotInitialized // not made by HTTPClient.As of a NewHTTPClient
 	}
-	encoded, err := encodeArgs(kind, path, args)
-	if err != nil {
+	if err := protocol.ValidateUDFPath(path); err != nil {
 		return nil, err
 	}
+	// The args are encoded into a pooled scratch buffer, and the request
+	// body made from them in one allocation of its exact size.
+	scratch := getScratch()
+	defer putScratch(scratch)
+	encoded, err := protocol.AppendArgs((*scratch)[:0], args)
+	if err != nil {
+		return nil, wrapErr(kind+" "+path, err)
+	}
+	*scratch = encoded
 	auth, err := c.cred.authorization()
 	if err != nil {
 		return nil, wrapErr(kind+" "+path, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.h.timeout)
+	body, err := requestBody(path, encoded)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := withTimeout(ctx, c.h.timeout)
 	defer cancel()
-	return c.h.api.post(ctx, endpoint, kind, path, encoded, auth)
+	return c.h.api.send(ctx, endpoint, kind, path, body, auth)
+}
+
+// withTimeout is context.WithTimeout(ctx, d), except that a ctx whose
+// deadline comes no later is returned as it is: the call ends at the same
+// moment with the same error, without a timer and a context of its own.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// scratchPool holds buffers for encoding arguments. Buffers that grew
+// past maxPooledScratch are dropped rather than kept for every later call.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+const maxPooledScratch = 64 << 10
+
+func getScratch() *[]byte { return scratchPool.Get().(*[]byte) }
+
+func putScratch(b *[]byte) {
+	if cap(*b) <= maxPooledScratch {
+		*b = (*b)[:0]
+		scratchPool.Put(b)
+	}
 }

@@ -22,6 +22,10 @@ import (
 // which Convex JSON can inflate.
 const maxHTTPResponse = 64 << 20
 
+// maxPresize bounds the buffer readBody allocates ahead of a body on the
+// word of its Content-Length.
+const maxPresize = 1 << 20
+
 // httpQuery runs a query once over HTTP (POST /api/query). Identical
 // concurrent calls with the same auth token share one request, but only
 // among calls made since the client's last completed write (a mutation or
@@ -148,11 +152,20 @@ func bearer(token string) string {
 // post calls the HTTP function API with the given Authorization header
 // ("" for none) and returns the function's value as Convex JSON.
 func (a httpAPI) post(ctx context.Context, endpoint, kind, path string, args json.RawMessage, authorization string) (json.RawMessage, error) {
-	body, err := json.Marshal(protocol.HTTPRequest{Path: path, Args: args, Format: protocol.FormatConvexEncodedJSON})
+	body, err := requestBody(path, args)
 	if err != nil {
 		return nil, err
 	}
 	return a.send(ctx, endpoint, kind, path, body, authorization)
+}
+
+// requestBody is the body of a call of the function at path with the
+// encoded args, in a slice of its own of the exact size (the request may
+// still be reading it after the call returns, so it is never pooled).
+func requestBody(path string, args json.RawMessage) ([]byte, error) {
+	r := protocol.HTTPRequest{Path: path, Args: args, Format: protocol.FormatConvexEncodedJSON}
+	size := len(`{"path":"","args":[],"format":""}`) + len(path) + len(args) + len(protocol.FormatConvexEncodedJSON)
+	return protocol.AppendHTTPRequest(make([]byte, 0, size), r)
 }
 
 // send posts a request body to a function endpoint and reads its
@@ -162,8 +175,10 @@ func (a httpAPI) send(ctx context.Context, endpoint, kind, path string, body []b
 	if err != nil {
 		return nil, err
 	}
-	var r protocol.UDFResponse
-	if err := json.Unmarshal(data, &r); err != nil {
+	// One pass over the body; the value aliases data, which nothing else
+	// holds.
+	r, err := protocol.DecodeUDFResponse(data)
+	if err != nil {
 		return nil, fmt.Errorf("convex: %s %s: malformed response: %w", kind, path, err)
 	}
 	logFunctionLines(a.log, kind, path, r.LogLines)
@@ -186,17 +201,21 @@ func (a httpAPI) roundTrip(ctx context.Context, endpoint, kind, path string, bod
 	if err != nil {
 		return nil, wrapErr(kind+" "+path, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Convex-Client", version.ClientHeader)
+	// The keys are in canonical form, as Header.Set would write them;
+	// the values share one backing array, each slice capped so that an
+	// Add by a RoundTripper cannot write into its neighbour.
+	vals := [...]string{"application/json", version.ClientHeader, authorization}
+	req.Header["Content-Type"] = vals[0:1:1]
+	req.Header["Convex-Client"] = vals[1:2:2]
 	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+		req.Header["Authorization"] = vals[2:3:3]
 	}
 	resp, err := a.hc.Do(req)
 	if err != nil {
 		return nil, wrapErr(kind+" "+path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPResponse+1))
+	data, err := readBody(resp.Body, resp.ContentLength, maxHTTPResponse)
 	if err != nil {
 		return nil, fmt.Errorf("convex: %s %s: reading response: %w", kind, path, err)
 	}
@@ -214,4 +233,35 @@ func (a httpAPI) roundTrip(ctx context.Context, endpoint, kind, path string, bod
 		return nil, herr
 	}
 	return data, nil
+}
+
+// readBody reads r to its end, or to limit+1 bytes, whichever comes first
+// (so that a longer body shows as longer than limit), as
+// io.ReadAll(io.LimitReader(r, limit+1)) does; a known size (the
+// response's Content-Length) sizes the buffer at once instead of growing
+// it from 512 bytes, up to maxPresize (a size the body has not yet proved
+// is not allocated ahead of it).
+func readBody(r io.Reader, size int64, limit int) ([]byte, error) {
+	n := 512
+	if size >= 0 && size < int64(min(limit, maxPresize)) {
+		n = int(size) + 1 // +1: room to see the end without growing
+	}
+	buf := make([]byte, 0, n)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := buf[len(buf):cap(buf)]
+		if over := len(buf) + len(room) - (limit + 1); over > 0 {
+			room = room[:len(room)-over]
+		}
+		m, err := r.Read(room)
+		buf = buf[:len(buf)+m]
+		if err == io.EOF || len(buf) > limit {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -134,3 +134,13 @@ func BenchmarkQueryTokenStruct(b *testing.B) {
 		_ = NewQueryToken("messages:list", enc)
 	}
 }
+
+// BenchmarkValidateUDFPath checks a path as every call does before sending.
+func BenchmarkValidateUDFPath(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ValidateUDFPath("dir/messages:list"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -49,6 +49,60 @@ func (r HTTPRequest) MarshalJSON() ([]byte, error) {
 	return json.Marshal(httpRequestWire{Path: r.Path, Args: encodeArgsArray(r.Args), Format: r.Format})
 }
 
+// AppendHTTPRequest appends the request body r.MarshalJSON gives to dst,
+// without encoding/json's reflection and copies: the same JSON, except that
+// r.Args is written as it is (not compacted, and '<', '>' and '&' in its
+// strings not escaped), which any JSON reader reads the same. Args that are
+// not valid JSON, and a Path or Format that needs escaping, go through
+// MarshalJSON, whose result (or error) is then AppendHTTPRequest's.
+func AppendHTTPRequest(dst []byte, r HTTPRequest) ([]byte, error) {
+	if !plainASCII(r.Path) || !plainASCII(r.Format) || !validJSON(r.Args) {
+		b, err := r.MarshalJSON()
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, b...), nil
+	}
+	dst = append(dst, `{"path":"`...)
+	dst = append(dst, r.Path...)
+	dst = append(dst, `","args":[`...)
+	if len(r.Args) == 0 {
+		dst = append(dst, "{}"...)
+	} else {
+		dst = append(dst, r.Args...)
+	}
+	dst = append(dst, ']')
+	if r.Format != "" {
+		dst = append(dst, `,"format":"`...)
+		dst = append(dst, r.Format...)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}'), nil
+}
+
+// plainASCII reports whether s is printable ASCII that encoding/json
+// writes unescaped in a string.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !plainString[c] || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// validJSON reports whether raw is empty or one valid JSON value, by the
+// strict scanner; what it declines (nesting deeper than it follows) is
+// reported invalid, which sends it to the reference encoder.
+func validJSON(raw []byte) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	s := scanner{data: raw}
+	s.ws()
+	return s.skip(0) && s.end()
+}
+
 // UnmarshalJSON decodes a request body; args may be an object or a
 // one-element array holding one.
 func (r *HTTPRequest) UnmarshalJSON(data []byte) error {
@@ -86,6 +140,20 @@ type UDFResponse struct {
 	ErrorMessage string          `json:"errorMessage,omitempty"`
 	ErrorData    json.RawMessage `json:"errorData,omitempty"`
 	LogLines     []string        `json:"logLines,omitempty"`
+}
+
+// DecodeUDFResponse decodes a 200 response body of the HTTP function API
+// as json.Unmarshal into a UDFResponse does, with the same result or error.
+// Ordinary bodies are read in one pass by the strict scanner, and then
+// Value and ErrorData alias data instead of being copies; anything it
+// declines is decoded by encoding/json.
+func DecodeUDFResponse(data []byte) (UDFResponse, error) {
+	if r, ok := fastUDFResponse(data); ok {
+		return r, nil
+	}
+	var r UDFResponse
+	err := json.Unmarshal(data, &r)
+	return r, err
 }
 
 // HTTPErrorBody is the body of a non-200 response from the HTTP API.

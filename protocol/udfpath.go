@@ -56,7 +56,7 @@ func validateModulePath(module string) error {
 	if strings.Contains(last, ".") && !strings.HasSuffix(last, ".js") {
 		return fmt.Errorf("only the .js extension is allowed")
 	}
-	for _, part := range strings.Split(module, "/") {
+	for part := range strings.SplitSeq(module, "/") { // without allocating the parts' slice
 		if part == "" {
 			return fmt.Errorf("empty path component")
 		}

@@ -119,22 +119,35 @@ func AppendValue(dst []byte, v any) ([]byte, error) {
 // (nil gives {}). The result is the object itself, not the one-element
 // array the wire wraps it in.
 func EncodeArgs(v any) ([]byte, error) {
-	if v == nil {
-		return []byte("{}"), nil
-	}
-	b, err := EncodeValue(v)
+	b, err := AppendArgs(nil, v)
 	if err != nil {
 		return nil, err
 	}
+	return b, nil
+}
+
+// AppendArgs appends the encoded arguments object of v (what EncodeArgs
+// returns) to dst. On error it returns dst unchanged, with the error
+// EncodeArgs gives.
+func AppendArgs(dst []byte, v any) ([]byte, error) {
+	if v == nil {
+		return append(dst, "{}"...), nil
+	}
+	start := len(dst)
+	out, err := AppendValue(dst, v)
+	if err != nil {
+		return dst, err
+	}
+	b := out[start:]
 	// Canonical field names never start with '$', so `{"$` opens a special
 	// value such as Bytes, not an object.
 	if len(b) == 0 || b[0] != '{' || bytes.HasPrefix(b, []byte(`{"$`)) {
-		return nil, &ValueError{Reason: fmt.Sprintf("function arguments must be an object, not %s", describe(reflect.ValueOf(v)))}
+		return dst, &ValueError{Reason: fmt.Sprintf("function arguments must be an object, not %s", describe(reflect.ValueOf(v)))}
 	}
 	if len(b) > MaxArgsSize {
-		return nil, &ValueError{Reason: fmt.Sprintf("arguments of %d bytes exceed the %d-byte limit", len(b), MaxArgsSize)}
+		return dst, &ValueError{Reason: fmt.Sprintf("arguments of %d bytes exceed the %d-byte limit", len(b), MaxArgsSize)}
 	}
-	return b, nil
+	return out, nil
 }
 
 func describe(v reflect.Value) string {

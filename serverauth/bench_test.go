@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,7 +107,8 @@ var whoamiHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request
 // (a request with a Better Auth session cookie served by the middleware
 // and a handler that runs auth:whoami, the token from the in-memory
 // SessionCache) with a raw net/http POST of the same request to the
-// deployment's /api/query. Both include the deployment's work (verifying
+// deployment's /api/query, its response decoded with encoding/json into the
+// same *string. Both include the deployment's work (verifying
 // the token, running the query) over loopback. "interleaved" runs one of
 // each per iteration and reports both times and their ratio, which
 // drifting load on the machine cannot skew.
@@ -149,8 +151,12 @@ func BenchmarkUserQuery(b *testing.B) {
 		}
 		data, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// Decoded as far as the middleware side decodes it: the response,
+		// then its value into the *string the handler asks for.
 		var r protocol.UDFResponse
-		if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(data, &r) != nil || r.Status != protocol.StatusSuccess {
+		var who *string
+		if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(data, &r) != nil || r.Status != protocol.StatusSuccess ||
+			json.Unmarshal(r.Value, &who) != nil || who == nil {
 			b.Fatalf("%d %s %v", resp.StatusCode, data, err)
 		}
 	}
@@ -179,6 +185,78 @@ func BenchmarkUserQuery(b *testing.B) {
 		b.ReportMetric(float64(mid.Nanoseconds())/float64(b.N), "middleware-ns/op")
 		b.ReportMetric(float64(rawT.Nanoseconds())/float64(b.N), "raw-ns/op")
 		b.ReportMetric(float64(mid)/float64(rawT), "ratio")
+	})
+}
+
+// cannedDeployment answers every request with whoami's answer for one
+// user, after reading the request's body: the deployment and the network
+// taken out of BenchmarkUserQuery, to see the client side's own work.
+type cannedDeployment struct{}
+
+func (cannedDeployment) RoundTrip(req *http.Request) (*http.Response, error) {
+	_, _ = io.Copy(io.Discard, req.Body)
+	req.Body.Close()
+	const body = `{"status":"success","value":"user-1","logLines":[]}`
+	return &http.Response{StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}}, ContentLength: int64(len(body)),
+		Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+}
+
+// BenchmarkUserQueryClientSide is BenchmarkUserQuery with the deployment
+// replaced by a transport that answers at once (cannedDeployment), so that
+// what is left is each side's own CPU work: for the middleware, reading the
+// session cookie, the SessionCache hit, the client's call and decoding;
+// for raw, building the POST and decoding its answer. Their difference is
+// what BenchmarkUserQuery's ratio is made of.
+func BenchmarkUserQueryClientSide(b *testing.B) {
+	benchStack(b)
+	session, token := benchUser(b)
+	hc := &http.Client{Transport: cannedDeployment{}}
+	h, err := client.NewHTTPClient(bench.dep.URL(), client.WithHTTPClient(hc))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := serverauth.New(serverauth.Options{Client: h, BetterAuth: &betterauth.Options{SiteURL: bench.ba.URL}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mh := m.Handler(whoamiHandler)
+	req := httptest.NewRequest(http.MethodGet, "http://app.test/", nil)
+	req.AddCookie(session)
+	body, err := json.Marshal(protocol.HTTPRequest{Path: "auth:whoami", Args: json.RawMessage(`{}`), Format: protocol.FormatConvexEncodedJSON})
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := bench.dep.URL() + "/api/query"
+	b.Run("middleware", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			mh.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var r protocol.UDFResponse
+			var who *string
+			if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(data, &r) != nil || r.Status != protocol.StatusSuccess ||
+				json.Unmarshal(r.Value, &who) != nil || who == nil {
+				b.Fatalf("%d %s %v", resp.StatusCode, data, err)
+			}
+		}
 	})
 }
 

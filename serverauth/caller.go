@@ -20,9 +20,11 @@ type UserCaller struct {
 	m *Middleware
 	s Session
 
-	mu      sync.Mutex
-	callers map[string]*client.HTTPCaller // by token; "" is anonymous
-	got     string                        // the latest token a call got for the session and did not see refused
+	mu       sync.Mutex
+	firstTok string                        // the token of first; a request mostly uses one
+	first    *client.HTTPCaller            // nil until the first call
+	callers  map[string]*client.HTTPCaller // by token, for tokens after the first; "" is anonymous
+	got      string                        // the latest token a call got for the session and did not see refused
 }
 
 var _ client.Caller = (*UserCaller)(nil)
@@ -71,6 +73,13 @@ const (
 func (c *UserCaller) caller(token string) *client.HTTPCaller {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.first == nil {
+		c.first, c.firstTok = c.m.client.As(client.UserToken(token)), token
+		return c.first
+	}
+	if c.firstTok == token {
+		return c.first
+	}
 	if hc, ok := c.callers[token]; ok {
 		return hc
 	}

@@ -91,6 +91,35 @@ func BenchmarkConcurrentFetch1000(b *testing.B) {
 	}
 }
 
+// BenchmarkSessionCacheHitLargeToken is BenchmarkSessionCacheHit with a
+// token shaped like a Better Auth Convex JWT (see largeToken).
+func BenchmarkSessionCacheHitLargeToken(b *testing.B) {
+	clk := newClock()
+	c := NewSessionCache(&SessionOptions{Now: clk.Now})
+	ctx := context.Background()
+	tok := largeToken(clk.Now())
+	fetch := func(context.Context) (string, error) { return tok, nil }
+	if _, err := c.Token(ctx, "session", fetch); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := c.Token(ctx, "session", fetch); err != nil || got != tok {
+			b.Fatal(got, err)
+		}
+	}
+}
+
+// largeToken is an unsigned token shaped like a Better Auth Convex JWT (a
+// dozen claims, nested objects), issued at now for 15 minutes.
+func largeToken(now time.Time) string {
+	claims := fmt.Sprintf(`{"iat":%d,"exp":%d,"iss":"http://127.0.0.1:41234","aud":"convex","sub":"kx7d8f9g0h1j2k3l4m5n6p7q8r9s0t1u",`+
+		`"name":"Ada Lovelace","email":"ada@example.com","emailVerified":false,"image":null,"createdAt":"2026-12-01T10:00:00.000Z",`+
+		`"updatedAt":"2026-12-01T10:00:00.000Z","sessionId":"s0m3s3ss10n1d","user":{"id":"u1","roles":["a","b","c"],"meta":{"k":"v","n":1}}}`,
+		now.Unix(), now.Add(15*time.Minute).Unix())
+	return "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2lnbmF0dXJlLW9mLWEtcmVhbC10b2tlbg"
+}
+
 // BenchmarkExpiryLargeToken reads exp and iat of a token shaped like a
 // Better Auth Convex JWT (a dozen claims, nested objects), as a session
 // cache does on every hit.

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -43,11 +46,19 @@ func Expiry(token string) (iat, exp time.Time, ok bool) {
 	if !ok1 || !ok2 {
 		return time.Time{}, time.Time{}, false
 	}
-	data, err := base64.RawURLEncoding.DecodeString(payload)
+	// A Better Auth token's payload fits the stack buffer; AppendDecode
+	// moves to the heap only for a larger one.
+	var buf [1024]byte
+	data, err := base64.RawURLEncoding.AppendDecode(buf[:0], []byte(payload))
 	if err != nil {
 		return time.Time{}, time.Time{}, false
 	}
-	e, i, err := readTimes(data)
+	if e, i, ok := scanTimes(data); ok {
+		return i, e, true
+	}
+	// A copy, so that buf (which readTimes's encoding/json would keep
+	// from the stack) does not escape on the common path.
+	e, i, err := readTimes(bytes.Clone(data))
 	if err != nil || e == nil {
 		return time.Time{}, time.Time{}, false
 	}
@@ -87,12 +98,14 @@ func readTimes(data []byte) (exp, iat *time.Time, err error) {
 		i = skipSpace(data, end)
 		i = skipSpace(data, i+1) // the ':'
 		vend := valueEnd(data, i)
-		if n := string(name); n == "exp" || n == "iat" {
+		// string(name) in the comparisons does not allocate; a name kept
+		// in a variable would, for every member of the payload.
+		if isExp := string(name) == "exp"; isExp || string(name) == "iat" {
 			t, err := numericDate(data[i:vend])
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", n, err)
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
 			}
-			if n == "exp" {
+			if isExp {
 				exp = t
 			} else {
 				iat = t
@@ -100,6 +113,219 @@ func readTimes(data []byte) (exp, iat *time.Time, err error) {
 		}
 		i = vend
 	}
+}
+
+// scanTimes is readTimes in one pass, checking the JSON as it goes instead
+// of with json.Valid first, and without allocating. It returns ok only when
+// data is valid JSON (by the grammar json.Valid checks), every member name
+// is free of escapes, and "exp" is present and readable; then exp and iat
+// are what readTimes gives. Everything else (including every error) is
+// left to readTimes, so that its results, fuzzed against golang-jwt's, stay
+// the definition.
+func scanTimes(data []byte) (exp, iat time.Time, ok bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return time.Time{}, time.Time{}, false
+	}
+	i = skipSpace(data, i+1)
+	hasExp := false
+	if i < len(data) && data[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(data) || data[i] != '"' {
+				return time.Time{}, time.Time{}, false
+			}
+			end, escaped := strictStringEnd(data, i)
+			if end < 0 || escaped {
+				return time.Time{}, time.Time{}, false
+			}
+			name := data[i+1 : end-1]
+			i = skipSpace(data, end)
+			if i >= len(data) || data[i] != ':' {
+				return time.Time{}, time.Time{}, false
+			}
+			i = skipSpace(data, i+1)
+			vend := strictValueEnd(data, i, 1)
+			if vend < 0 {
+				return time.Time{}, time.Time{}, false
+			}
+			if isExp := string(name) == "exp"; isExp || string(name) == "iat" {
+				t, present, err := numericTime(data[i:vend])
+				if err != nil {
+					return time.Time{}, time.Time{}, false
+				}
+				if isExp {
+					exp, hasExp = t, present
+				} else {
+					iat = t
+				}
+			}
+			i = skipSpace(data, vend)
+			if i < len(data) && data[i] == ',' {
+				i = skipSpace(data, i+1)
+				continue
+			}
+			if i < len(data) && data[i] == '}' {
+				i++
+				break
+			}
+			return time.Time{}, time.Time{}, false
+		}
+	}
+	if skipSpace(data, i) != len(data) || !hasExp {
+		return time.Time{}, time.Time{}, false
+	}
+	return exp, iat, true
+}
+
+// maxScanDepth bounds the nesting scanTimes follows; deeper payloads go to
+// readTimes (json.Valid's own limit is 10000).
+const maxScanDepth = 100
+
+// strictStringEnd returns the index after the JSON string at b[i] (a '"'),
+// and whether it holds an escape, or -1 if it is not a valid JSON string:
+// unterminated, with a control character or with a bad escape. Bytes from
+// 0x80 up are accepted as they are, as json.Valid accepts them.
+func strictStringEnd(b []byte, i int) (end int, escaped bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, escaped
+		case c < 0x20:
+			return -1, false
+		case c == '\\':
+			escaped = true
+			if j+1 >= len(b) {
+				return -1, false
+			}
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j++
+			case 'u':
+				if j+5 >= len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
+					return -1, false
+				}
+				j += 5
+			default:
+				return -1, false
+			}
+		}
+	}
+	return -1, false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// strictValueEnd returns the index after the JSON value at b[i], or -1 if
+// there is no valid one there (or it nests deeper than maxScanDepth).
+func strictValueEnd(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _ := strictStringEnd(b, i)
+		return end
+	case c == '{' || c == '[':
+		if depth >= maxScanDepth {
+			return -1
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == closing {
+			return i + 1
+		}
+		for {
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return -1
+				}
+				end, _ := strictStringEnd(b, i)
+				if end < 0 {
+					return -1
+				}
+				i = skipSpace(b, end)
+				if i >= len(b) || b[i] != ':' {
+					return -1
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i = strictValueEnd(b, i, depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(b, i)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == closing {
+				return i + 1
+			}
+			return -1
+		}
+	case c == 't':
+		return literalEnd(b, i, "true")
+	case c == 'f':
+		return literalEnd(b, i, "false")
+	case c == 'n':
+		return literalEnd(b, i, "null")
+	}
+	return numberEnd(b, i)
+}
+
+func literalEnd(b []byte, i int, lit string) int {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit)
+	}
+	return -1
+}
+
+// numberEnd returns the index after the JSON number at b[i], or -1:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func numberEnd(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	return i
 }
 
 func readTimesSlow(data []byte) (exp, iat *time.Time, err error) {
@@ -120,19 +346,34 @@ func readTimesSlow(data []byte) (exp, iat *time.Time, err error) {
 // numericDate reads a JSON number of seconds; null and 0 are absent, as
 // golang-jwt reads them.
 func numericDate(raw []byte) (*time.Time, error) {
-	if string(raw) == "null" {
-		return nil, nil
+	t, present, err := numericTime(raw)
+	if err != nil || !present {
+		return nil, err
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, errors.New("not a number")
+	return &t, nil
+}
+
+// numericTime is numericDate without the allocation: present is false for
+// null and 0.
+func numericTime(raw []byte) (t time.Time, present bool, err error) {
+	if string(raw) == "null" {
+		return time.Time{}, false, nil
+	}
+	// raw is a whole JSON value (the payload passed json.Valid), so it is
+	// a number exactly when it starts like one, and then ParseFloat reads
+	// it as encoding/json does (out of range is an error for both).
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return time.Time{}, false, errors.New("not a number")
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return time.Time{}, false, errors.New("not a number")
 	}
 	if f == 0 {
-		return nil, nil
+		return time.Time{}, false, nil
 	}
 	sec, frac := math.Modf(f)
-	t := jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))).Time
-	return &t, nil
+	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))).Time, true, nil
 }
 
 func skipSpace(b []byte, i int) int {
@@ -204,4 +445,36 @@ func RefreshDelay(token string, leeway time.Duration) (delay time.Duration, ok b
 	}
 	delay = min(life-leeway, MaxRefreshDelay)
 	return max(delay, 0), true
+}
+
+// expiryMemo remembers Expiry's answer for recently read tokens, so that a
+// token read again and again (a SessionCache re-checks its token's "exp" on
+// every hit) is parsed once. It holds at most memoSlots entries, one per
+// slot chosen by a hash of the token, each replaced by the next token that
+// falls in its slot; an entry is only ever returned
+// for a token equal to the one it was made for, so the answer is always
+// Expiry's. It is safe for concurrent use; the zero value is ready.
+type expiryMemo struct {
+	slots [memoSlots]atomic.Pointer[memoEntry]
+}
+
+const memoSlots = 256
+
+type memoEntry struct {
+	token    string
+	iat, exp time.Time
+	ok       bool
+}
+
+var memoSeed = maphash.MakeSeed()
+
+// expiry is Expiry(token), from the memo when it has token.
+func (m *expiryMemo) expiry(token string) (iat, exp time.Time, ok bool) {
+	slot := &m.slots[maphash.String(memoSeed, token)%memoSlots]
+	if e := slot.Load(); e != nil && e.token == token {
+		return e.iat, e.exp, e.ok
+	}
+	iat, exp, ok = Expiry(token)
+	slot.Store(&memoEntry{token: token, iat: iat, exp: exp, ok: ok})
+	return iat, exp, ok
 }

@@ -1,10 +1,13 @@
 package tokenprovider
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,4 +183,83 @@ func FuzzExpiryMatchesMapClaims(f *testing.F) {
 			t.Fatalf("payload %q: Expiry = %v %v %v, MapClaims = %v %v %v", p, gi, ge, gok, wi, we, wok)
 		}
 	})
+}
+
+// scanSeeds are payloads for comparing scanTimes with readTimes: the ones
+// above, and invalid JSON that only a full check refuses.
+var scanSeeds = append(append([]string{}, expiryPayloads...),
+	`{"exp":4,"x":[1,2}`, `{"exp":4,"x":"a`+"\x01"+`"}`, `{"exp":4,"x":"\q"}`, `{"exp":4,"x":"\u12"}`, `{"exp":4,"x":01}`,
+	`{"exp":4,"x":1.}`, `{"exp":4,"x":-}`, `{"exp":4,"x":1e}`, `{"exp":4,"x":tru}`, `{"exp":4,"x":{"a"}}`, `{"exp":4,"x":{1:2}}`,
+	`{"exp":4,}`, `{"exp":4} x`, `{"exp":4,"x":[1,]}`, `{"exp":4 "iat":1}`, `{"exp":4,"x":"\u00e9\ud800`+"\xff"+`"}`,
+	`{"exp":4,"x":`+strings.Repeat("[", 150)+strings.Repeat("]", 150)+`}`, `{"exp":4,"x":`+strings.Repeat("[", 150)+`}`,
+	`{"exp":1796120900.25,"iat":-0.5e1,"x":[true,false,null,{"":""}]}`, "\t{\r\n\"exp\" :\t4 }\n", `{"exp":0}`, `{"exp":4,"exp":null}`)
+
+// TestScanTimesAgreesWithReadTimes checks that whatever the one-pass scan
+// accepts, readTimes reads the same, and that it takes Better Auth's
+// payloads itself.
+func TestScanTimesAgreesWithReadTimes(t *testing.T) {
+	for _, p := range scanSeeds {
+		checkScanTimes(t, []byte(p))
+	}
+	for _, p := range []string{expiryPayloads[0], `{"iat":1796128487,"name":"Bench","email":"b@example.com","emailVerified":false,` +
+		`"createdAt":"2026-12-01T12:34:47.166Z","sessionId":"77JnYsxy","sub":"H47Lqn8O","exp":1796129387,"iss":"http://127.0.0.1:45855","aud":"convex"}`} {
+		if _, _, ok := scanTimes([]byte(p)); !ok {
+			t.Errorf("scanTimes declined %s", p)
+		}
+	}
+	for _, p := range scanSeeds[len(expiryPayloads):][:15] {
+		if _, _, ok := scanTimes([]byte(p)); ok {
+			t.Errorf("scanTimes took invalid JSON %q", p)
+		}
+	}
+}
+
+func checkScanTimes(t *testing.T, data []byte) {
+	t.Helper()
+	exp, iat, ok := scanTimes(data)
+	if !ok {
+		return
+	}
+	e, i, err := readTimes(bytes.Clone(data))
+	if err != nil || e == nil || !e.Equal(exp) || i == nil && !iat.IsZero() || i != nil && !i.Equal(iat) {
+		t.Fatalf("%q: scanTimes = %v %v, readTimes = %v %v %v", data, exp, iat, e, i, err)
+	}
+}
+
+func FuzzScanTimes(f *testing.F) {
+	for _, p := range scanSeeds {
+		f.Add([]byte(p))
+	}
+	f.Fuzz(checkScanTimes)
+}
+
+// TestExpiryMemo checks that the memo answers as Expiry does for many
+// tokens sharing its slots (each asked twice, from several goroutines
+// under -race), and that a token asked again is not parsed again.
+func TestExpiryMemo(t *testing.T) {
+	var m expiryMemo
+	tokens := []string{"", "x", "x.y.z", "a.e30.b", fakeJWT(time.Time{}, t0, "u")}
+	for i := range 3 * memoSlots {
+		tokens = append(tokens, fakeJWT(t0, t0.Add(time.Duration(i)*time.Second), fmt.Sprint("user-", i)))
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 2 {
+				for _, tok := range tokens {
+					gi, ge, gok := m.expiry(tok)
+					wi, we, wok := Expiry(tok)
+					if gok != wok || !gi.Equal(wi) || !ge.Equal(we) {
+						t.Errorf("%q: memo %v %v %v, Expiry %v %v %v", tok, gi, ge, gok, wi, we, wok)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tok := tokens[len(tokens)-1]
+	m.expiry(tok)
+	if n := testing.AllocsPerRun(100, func() { m.expiry(tok) }); n != 0 {
+		t.Fatalf("a token asked again cost %v allocations: it was parsed again", n)
+	}
 }

@@ -109,6 +109,10 @@ type SessionCache struct {
 	lockWait    time.Duration // negative: no lease
 	lockWaiting func()        // test hook: a fetch found the lease held and waits
 
+	// exps holds the "exp" of the tokens lookup re-checks, so that a hit
+	// does not parse its token again.
+	exps expiryMemo
+
 	// setMu orders stores against Clear: a fetch holds it for reading
 	// while it checks epoch and writes, Clear holds it for writing while
 	// it bumps epoch, so every write either precedes Clear's Delete or
@@ -196,7 +200,7 @@ func (c *SessionCache) lookup(ctx context.Context, key string) (string, bool) {
 	if !ok || tok == "" {
 		return "", false
 	}
-	if _, exp, ok := Expiry(tok); !ok || !c.now().Before(exp.Add(-c.margin)) {
+	if _, exp, ok := c.exps.expiry(tok); !ok || !c.now().Before(exp.Add(-c.margin)) {
 		return "", false
 	}
 	return tok, true
