@@ -20,7 +20,13 @@ type listDoc struct {
 // the canonical (sorted) order the deployment sends.
 func listFrame(tb testing.TB) []byte {
 	tb.Helper()
-	docs := make([]any, 170)
+	return listFrameN(tb, 170)
+}
+
+// listFrameN is listFrame with n documents.
+func listFrameN(tb testing.TB, n int) []byte {
+	tb.Helper()
+	docs := make([]any, n)
 	for i := range docs {
 		docs[i] = map[string]any{
 			"_id":           fmt.Sprintf("j57%029d", i*7919),
