@@ -107,6 +107,10 @@ type planField struct {
 	name  string
 	index []int
 	plan  *typePlan
+	// quoted is the name as a JSON string token, when the name is a valid
+	// field name that needs no escapes: that token is then exactly what
+	// the scanner would take as this key.
+	quoted string
 	// peers are the other fields whose names equal this one's ignoring
 	// case: a key that is this field's name exactly is theirs by case.
 	peers []int
@@ -280,6 +284,9 @@ func (b *planBuilder) buildStruct(t reflect.Type) (*structPlan, bool) {
 			return nil, false
 		}
 		st.fields[i] = planField{name: fi.name, index: fi.index}
+		if plainKey(fi.name) {
+			st.fields[i].quoted = `"` + fi.name + `"`
+		}
 		st.exact[fi.name] = i
 		if f, ok := foldASCII(fi.name); ok {
 			st.fold[f] = append(st.fold[f], i)
@@ -613,6 +620,13 @@ func (s *scanner) objectKey() ([]byte, bool) {
 	return k, true
 }
 
+// plainKey reports whether name is a valid field name that a JSON string
+// token holds as it is: no '"' or backslash (the scanner takes every
+// other printable ASCII byte as itself).
+func plainKey(name string) bool {
+	return validFieldName([]byte(name)) && !strings.ContainsAny(name, "\"\\")
+}
+
 // validFieldName is ValidateFieldName(string(k)) == nil, without the
 // error.
 func validFieldName(k []byte) bool {
@@ -731,17 +745,31 @@ func (s *scanner) decodeStruct(st *structPlan, dst reflect.Value, depth int) boo
 	}
 	next := 0 // the position in st.sorted the next key most likely has
 	for {
-		k, ok := s.objectKey()
-		if !ok {
-			return false
+		var k []byte
+		j := -1
+		s.ws()
+		if next < len(st.sorted) {
+			// The key expected next, compared as a whole token.
+			f := &st.fields[st.sorted[next]]
+			if q := f.quoted; q != "" && len(s.data)-s.i >= len(q) && string(s.data[s.i:s.i+len(q)]) == q {
+				j, k = st.sorted[next], s.data[s.i+1:s.i+len(q)-1]
+				s.i += len(q)
+				if !s.eat(':') {
+					return false
+				}
+				s.ws()
+			}
+		}
+		if j < 0 {
+			var ok bool
+			if k, ok = s.objectKey(); !ok {
+				return false
+			}
+			if x, ok := st.exact[string(k)]; ok {
+				j = x
+			}
 		}
 		d.start, d.end = s.i, -1
-		j := -1
-		if next < len(st.sorted) && st.fields[st.sorted[next]].name == string(k) {
-			j = st.sorted[next]
-		} else if x, ok := st.exact[string(k)]; ok {
-			j = x
-		}
 		if j >= 0 {
 			next = st.rank[j] + 1
 			if !d.fill(j, fieldExact) {

@@ -106,6 +106,10 @@ type fzAll struct {
 	LongS  string `json:"ſong"` // LATIN SMALL LETTER LONG S
 	NoFold string `json:"été"`
 	Omit   string `json:"omit,omitempty"`
+	//lint:ignore SA5008 names holding a quote and a backslash are valid Convex field names
+	Quote string `json:"q\"t"`
+	//lint:ignore SA5008 as above
+	Back string `json:"b\\s"`
 	fzEmbed
 	*FzEmbedPtr
 	fzHidden
@@ -598,6 +602,7 @@ var directSeeds = []string{
 	`{"a":{"$integer":"AQAAAAAAAAA="},"b":[1,2],"c":1.5}`, `{"a":null}`, `{"b":"s","a":5,"c":[1,1e400]}`,
 	`[1.5,2.5,{"$float":"AAAAAAAA+H8="}]`, `[1,{"$integer":"AQAAAAAAAAA="}]`, `[{"$integer":"AQAAAAAAIAA="}]`,
 	`{"x":[1,2,3],"y":[]}`, `{"x":{"$bytes":"AQ=="}}`, `{"x":null,"y":[null]}`, `{"1":"a","2":"b"}`,
+	`{"q\"t":"quote","b\\s":"backslash","Q\"T":"x","B\u005cS":"y","d\u007f":1}`, `{"q\u0022t":"q"}`,
 	`{"a":{"b":{"c":{"$set":1}}}}`, `{"a":{"b":"\u0000"}}`, `{"extra":{"$bad":1},"a":1}`, `{"extra":{"\u0024integer":"AQAAAAAAAAA="}}`,
 }
 
