@@ -474,6 +474,16 @@ func (s *scanner) decodeInto(p *typePlan, dst reflect.Value, depth int) bool {
 		if c != '"' {
 			return false
 		}
+		start := s.i
+		tok, special, ok := s.str()
+		if !ok {
+			return false
+		}
+		if !special { // what stringValue gives, without its other cases
+			dst.SetString(string(tok[1 : len(tok)-1]))
+			return true
+		}
+		s.i = start
 		str, ok := s.stringValue()
 		if !ok {
 			return false
@@ -689,7 +699,6 @@ const (
 
 // structDecode is the state of one object being decoded into a struct.
 type structDecode struct {
-	s     *scanner
 	st    *structPlan
 	dst   reflect.Value
 	depth int
@@ -739,10 +748,11 @@ func (s *scanner) decodeStruct(st *structPlan, dst reflect.Value, depth int) boo
 	if s.eat('}') {
 		return true
 	}
-	d := structDecode{s: s, st: st, dst: dst, depth: depth}
-	if len(st.fields) > 64 {
-		d.state = make([]uint8, len(st.fields)-64)
-	}
+	// Until a key needs more, the state is which of the first 64 fields
+	// are filled from their exact keys (the only way the common case
+	// fills them); d takes over from there.
+	var filled uint64
+	var d *structDecode
 	next := 0 // the position in st.sorted the next key most likely has
 	for {
 		var k []byte
@@ -769,19 +779,56 @@ func (s *scanner) decodeStruct(st *structPlan, dst reflect.Value, depth int) boo
 				j = x
 			}
 		}
-		d.start, d.end = s.i, -1
 		if j >= 0 {
 			next = st.rank[j] + 1
-			if !d.fill(j, fieldExact) {
+		}
+		if d == nil {
+			switch {
+			case j >= 0:
+				f := &st.fields[j]
+				if j >= 64 || len(f.peers) > 0 || len(f.index) > 1 || filled&(1<<j) != 0 {
+					break
+				}
+				// The first key for a field that is no other's by case.
+				if !s.decodeInto(f.plan, dst.Field(f.index[0]), depth+1) {
+					return false
+				}
+				filled |= 1 << j
+				if s.eat(',') {
+					continue
+				}
+				return s.eat('}')
+			case !st.matchesByCase(k):
+				// No field's: checked and passed over.
+				if !s.skipValue(depth + 1) {
+					return false
+				}
+				if s.eat(',') {
+					continue
+				}
+				return s.eat('}')
+			}
+			d = &structDecode{st: st, dst: dst, depth: depth, exact: filled}
+			if len(st.fields) > 64 {
+				d.state = make([]uint8, len(st.fields)-64)
+			}
+		}
+		d.start, d.end = s.i, -1
+		if j >= 0 {
+			if !d.fill(s, j, fieldExact) {
 				return false
 			}
 			for _, g := range st.fields[j].peers {
-				if !d.fillFolded(g, k) {
+				if !d.fillFolded(s, g, k) {
 					return false
 				}
 			}
-		} else if len(st.fold) > 0 && !d.foldedOnly(k) {
-			return false
+		} else {
+			for _, g := range st.byCase(k) {
+				if !d.fillFolded(s, g, k) {
+					return false
+				}
+			}
 		}
 		if d.end < 0 {
 			if !s.skipValue(depth + 1) {
@@ -797,9 +844,12 @@ func (s *scanner) decodeStruct(st *structPlan, dst reflect.Value, depth int) boo
 	}
 }
 
-// foldedOnly fills the fields that key k, which is no field's name,
-// matches ignoring case.
-func (d *structDecode) foldedOnly(k []byte) bool {
+// byCase returns the fields whose names key k (a valid field name, so
+// ASCII) may equal ignoring case: to be checked with strings.EqualFold.
+func (st *structPlan) byCase(k []byte) []int {
+	if len(st.fold) == 0 {
+		return nil
+	}
 	var buf [64]byte
 	lower := buf[:0]
 	if len(k) > len(buf) {
@@ -811,19 +861,25 @@ func (d *structDecode) foldedOnly(k []byte) bool {
 		}
 		lower = append(lower, c)
 	}
-	for _, g := range d.st.fold[string(lower)] {
-		if !d.fillFolded(g, k) {
-			return false
+	return st.fold[string(lower)]
+}
+
+// matchesByCase reports whether key k equals some field's name ignoring
+// case.
+func (st *structPlan) matchesByCase(k []byte) bool {
+	for _, g := range st.byCase(k) {
+		if strings.EqualFold(string(k), st.fields[g].name) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // fillFolded fills field g from key k, which equals its name ignoring case
 // (to be checked) but not exactly, if assign would: unless an exact key
 // filled it. A second, different such key makes assign's choice a matter
 // of map order: give up.
-func (d *structDecode) fillFolded(g int, k []byte) bool {
+func (d *structDecode) fillFolded(s *scanner, g int, k []byte) bool {
 	name := d.st.fields[g].name
 	if !strings.EqualFold(string(k), name) {
 		return true
@@ -840,12 +896,12 @@ func (d *structDecode) fillFolded(g int, k []byte) bool {
 		d.folded = make([]string, len(d.st.fields))
 	}
 	d.folded[g] = string(k)
-	return d.fill(g, fieldFolded)
+	return d.fill(s, g, fieldFolded)
 }
 
 // fill decodes the current value into field j, replacing what an earlier
 // key put there.
-func (d *structDecode) fill(j int, how uint8) bool {
+func (d *structDecode) fill(s *scanner, j int, how uint8) bool {
 	f := &d.st.fields[j]
 	var fv reflect.Value
 	if len(f.index) == 1 {
@@ -859,12 +915,12 @@ func (d *structDecode) fill(j int, how uint8) bool {
 	if d.get(j) != fieldUnset {
 		fv.SetZero()
 	}
-	d.s.i = d.start
-	if !d.s.decodeInto(f.plan, fv, d.depth+1) {
+	s.i = d.start
+	if !s.decodeInto(f.plan, fv, d.depth+1) {
 		return false
 	}
 	d.set(j, how)
-	d.end = d.s.i
+	d.end = s.i
 	return true
 }
 
