@@ -358,20 +358,7 @@ func foldASCII(name string) (string, bool) {
 // mistake here can cost speed but not a result); the fuzz test runs it
 // without, to see any.
 func unmarshalDirect(data []byte, dst reflect.Value, recoverPanics bool) (ok bool) {
-	p := planFor(dst.Type())
-	if p.whole || p.kind == planGeneric {
-		return false // the reference is the same work, or must do it
-	}
-	zero := dst.IsZero()
-	var saved reflect.Value
-	if !zero {
-		switch p.kind {
-		case planStruct, planArray, planPointer:
-			return false // assign merges into the old value
-		}
-		saved = reflect.New(p.typ).Elem()
-		saved.Set(dst)
-	}
+	restore := func() {} // dst has not been touched
 	defer func() {
 		if recoverPanics {
 			if r := recover(); r != nil {
@@ -379,13 +366,24 @@ func unmarshalDirect(data []byte, dst reflect.Value, recoverPanics bool) (ok boo
 			}
 		}
 		if !ok {
-			if zero {
-				dst.SetZero()
-			} else {
-				dst.Set(saved)
-			}
+			restore()
 		}
 	}()
+	p := planFor(dst.Type())
+	if p.whole || p.kind == planGeneric {
+		return false // the reference is the same work, or must do it
+	}
+	if dst.IsZero() {
+		restore = func() { dst.SetZero() }
+	} else {
+		switch p.kind {
+		case planStruct, planArray, planPointer:
+			return false // assign merges into the old value
+		}
+		saved := reflect.New(p.typ).Elem()
+		saved.Set(dst)
+		restore = func() { dst.Set(saved) }
+	}
 	s := scanner{data: data}
 	s.ws()
 	return s.decodeInto(p, dst, 0) && s.end()
