@@ -69,24 +69,49 @@ func (s *scanner) anyValue(depth int) (any, bool) {
 // (strconv.ParseFloat, refusing out-of-range numbers), exactly and without
 // allocating for small integers.
 func parseFloat(tok []byte) (any, bool) {
-	if len(tok) <= 15 {
+	f, ok := parseFloat64(tok)
+	if !ok {
+		return nil, false
+	}
+	return f, true
+}
+
+// parseFloat64 is parseFloat without the interface, for callers that store
+// the number in a typed place.
+func parseFloat64(tok []byte) (float64, bool) {
+	if len(tok) <= 17 { // a sign, 15 digits and a point
 		neg, digits := false, tok
 		if digits[0] == '-' {
 			neg, digits = true, digits[1:]
 		}
 		var n int64
-		plain := true
+		count, frac, point, plain := 0, 0, false, true
 		for _, c := range digits {
-			if !isDigit(c) {
+			switch {
+			case isDigit(c):
+				n = n*10 + int64(c-'0')
+				count++
+				if point {
+					frac++
+				}
+			case c == '.':
+				point = true
+			default: // an exponent
 				plain = false
+			}
+			if !plain {
 				break
 			}
-			n = n*10 + int64(c-'0')
 		}
-		if plain {
-			// At most 15 digits: the float64 is exact, as ParseFloat's is.
-			// "-0" is negative zero, as ParseFloat gives.
+		if plain && count <= 15 {
+			// At most 15 digits: n is exact as a float64, as is 10^frac
+			// (frac <= 15 < 23), so the one division rounds correctly and
+			// gives ParseFloat's float64. "-0" and "-0.0" are negative
+			// zero, as ParseFloat gives.
 			f := float64(n)
+			if frac > 0 {
+				f /= exactPow10[frac]
+			}
 			if neg {
 				f = -f
 			}
@@ -95,10 +120,13 @@ func parseFloat(tok []byte) (any, bool) {
 	}
 	f, err := strconv.ParseFloat(string(tok), 64)
 	if err != nil {
-		return nil, false
+		return 0, false
 	}
 	return f, true
 }
+
+// exactPow10 holds the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16}
 
 // object decodes an object at s.i: a special {"$integer"|"$bytes"|"$float":
 // string} or a map with valid field names.

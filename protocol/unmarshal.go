@@ -23,6 +23,17 @@ func Unmarshal(data []byte, dst any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return &ValueError{Reason: "Unmarshal needs a non-nil pointer, not " + describe(rv)}
 	}
+	// Most values decode straight into dst (direct.go); what that path is
+	// not sure of, errors included, it leaves untouched for the reference.
+	if unmarshalDirect(data, rv.Elem(), true) {
+		return nil
+	}
+	return unmarshalReference(data, rv)
+}
+
+// unmarshalReference is Unmarshal in two steps, the reference the direct
+// path must agree with: DecodeValue, then assign. rv is a non-nil pointer.
+func unmarshalReference(data []byte, rv reflect.Value) error {
 	v, err := DecodeValue(data)
 	if err != nil {
 		return err
