@@ -42,16 +42,56 @@ func memInUse() (heap, stacks uint64) {
 	return m.HeapInuse, m.StackInuse
 }
 
+// countdown is what both fan-outs share: n subscribers of counter name
+// compare each value with want and count left down; the last one of a
+// round signals all.
+type countdown struct {
+	name string
+	n    int
+	want atomic.Value // float64
+	left atomic.Int64
+	all  chan struct{}
+}
+
+func newCountdown(name string, n int) countdown {
+	return countdown{name: name, n: n, all: make(chan struct{}, 1)}
+}
+
+// saw counts a subscriber's value v.
+func (f *countdown) saw(v float64) {
+	if v == f.want.Load().(float64) && f.left.Add(-1) == 0 {
+		f.all <- struct{}{}
+	}
+}
+
+// round increments the counter and waits until every subscriber has seen
+// the new value.
+func (f *countdown) round(ctx context.Context, c *client.Client) (time.Duration, error) {
+	want := f.want.Load().(float64) + 1
+	f.left.Store(int64(f.n))
+	f.want.Store(want)
+	t0 := time.Now()
+	got, err := client.Mutation[float64](ctx, c, "counter:increment", map[string]any{"name": f.name})
+	if err != nil {
+		return 0, err
+	}
+	if got != want {
+		return 0, fmt.Errorf("mutation on %s returned %v, want %v", f.name, got, want)
+	}
+	select {
+	case <-f.all:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return time.Since(t0), nil
+}
+
 // typedFanOut is n typed Subscribe[float64] subscribers of counter name,
 // each read by its own goroutine. A reader does with each value what the
 // JS benchmark's callbacks do: compare it with the expected value and
 // count down; the last one of a round signals.
 type typedFanOut struct {
-	name   string
-	n      int
-	want   atomic.Value // float64
-	left   atomic.Int64
-	all    chan struct{}
+	countdown
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	memSub float64 // heap in use per subscription, without its goroutine
@@ -59,7 +99,7 @@ type typedFanOut struct {
 }
 
 func newTypedFanOut(ctx context.Context, c *client.Client, name string, n int) (*typedFanOut, error) {
-	f := &typedFanOut{name: name, n: n, all: make(chan struct{}, 1)}
+	f := &typedFanOut{countdown: newCountdown(name, n)}
 	f.want.Store(0.0)
 	args := map[string]any{"name": name}
 	h0, s0 := memInUse()
@@ -96,9 +136,7 @@ func newTypedFanOut(ctx context.Context, c *client.Client, name string, n int) (
 				if err != nil {
 					return
 				}
-				if v == f.want.Load().(float64) && f.left.Add(-1) == 0 {
-					f.all <- struct{}{}
-				}
+				f.saw(v)
 			}
 		}()
 	}
@@ -106,28 +144,6 @@ func newTypedFanOut(ctx context.Context, c *client.Client, name string, n int) (
 	f.memSub = (float64(h1) - float64(h0)) / float64(n)
 	f.memGor = (float64(h2+s2) - float64(h0+s0)) / float64(n)
 	return f, nil
-}
-
-// round increments the counter and waits until every subscriber has read
-// the new value.
-func (f *typedFanOut) round(ctx context.Context, c *client.Client) (time.Duration, error) {
-	want := f.want.Load().(float64) + 1
-	f.left.Store(int64(f.n))
-	f.want.Store(want)
-	t0 := time.Now()
-	got, err := client.Mutation[float64](ctx, c, "counter:increment", map[string]any{"name": f.name})
-	if err != nil {
-		return 0, err
-	}
-	if got != want {
-		return 0, fmt.Errorf("mutation on %s returned %v, want %v", f.name, got, want)
-	}
-	select {
-	case <-f.all:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	return time.Since(t0), nil
 }
 
 func (f *typedFanOut) close() {
@@ -195,23 +211,19 @@ func wakeFloor(ctx context.Context, n, rounds int) (nsPerWake, bytesPer float64,
 
 // callbackFanOut is n OnUpdate[float64] callbacks on counter name.
 type callbackFanOut struct {
-	name   string
-	n      int
-	want   atomic.Value // float64
-	left   atomic.Int64
-	all    chan struct{}
+	countdown
 	unsubs []func()
 }
 
 func newCallbackFanOut(ctx context.Context, c *client.Client, name string, n int) (*callbackFanOut, error) {
-	f := &callbackFanOut{name: name, n: n, all: make(chan struct{}, 1)}
+	f := &callbackFanOut{countdown: newCountdown(name, n)}
 	f.want.Store(0.0)
 	f.left.Store(int64(n))
 	args := map[string]any{"name": name}
 	for range n {
 		unsub, err := client.OnUpdate(ctx, c, "counter:get", args, func(v float64, err error) {
-			if err == nil && v == f.want.Load().(float64) && f.left.Add(-1) == 0 {
-				f.all <- struct{}{}
+			if err == nil {
+				f.saw(v)
 			}
 		})
 		if err != nil {
@@ -227,26 +239,6 @@ func newCallbackFanOut(ctx context.Context, c *client.Client, name string, n int
 		return nil, ctx.Err()
 	}
 	return f, nil
-}
-
-func (f *callbackFanOut) round(ctx context.Context, c *client.Client) (time.Duration, error) {
-	want := f.want.Load().(float64) + 1
-	f.left.Store(int64(f.n))
-	f.want.Store(want)
-	t0 := time.Now()
-	got, err := client.Mutation[float64](ctx, c, "counter:increment", map[string]any{"name": f.name})
-	if err != nil {
-		return 0, err
-	}
-	if got != want {
-		return 0, fmt.Errorf("mutation on %s returned %v, want %v", f.name, got, want)
-	}
-	select {
-	case <-f.all:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	return time.Since(t0), nil
 }
 
 func (f *callbackFanOut) close() {
