@@ -10,96 +10,41 @@ package protocol
 // error.
 func fastTransition(data []byte) (t *Transition, ok bool) {
 	s := scanner{data: data}
-	if !s.eat('{') {
-		return nil, false
-	}
 	t = &Transition{}
-	const (
-		seenType = 1 << iota
-		seenStart
-		seenEnd
-		seenMods
-		seenSkew
-		seenTS
-	)
-	seen := 0
-	once := func(bit int) bool {
-		if seen&bit != 0 {
-			return false
+	seen, ok := s.fields(transitionFields, func(i int) bool {
+		var ok bool
+		switch i {
+		case 0:
+			// Only the exact token: anything else is another message
+			// type (or an escaped spelling) for the reference decoder.
+			if s.peek() != '"' {
+				return false
+			}
+			var tok []byte
+			tok, _, ok = s.str()
+			ok = ok && string(tok) == `"Transition"`
+		case 1:
+			ok = s.stateVersion(&t.StartVersion)
+		case 2:
+			ok = s.stateVersion(&t.EndVersion)
+		case 3:
+			t.Modifications, ok = s.modifications()
+		case 4:
+			t.ClientClockSkew, ok = s.optInt64()
+		case 5:
+			t.ServerTS, ok = s.optInt64()
 		}
-		seen |= bit
-		return true
-	}
-	if !s.eat('}') {
-		for {
-			k, ok := s.key()
-			if !ok {
-				return nil, false
-			}
-			switch string(k) {
-			case "type":
-				// Only the exact token: anything else is another message
-				// type (or an escaped spelling) for the reference decoder.
-				if !once(seenType) || s.peek() != '"' {
-					return nil, false
-				}
-				tok, _, ok := s.str()
-				if !ok || string(tok) != `"Transition"` {
-					return nil, false
-				}
-			case "startVersion":
-				if !once(seenStart) || !s.stateVersion(&t.StartVersion) {
-					return nil, false
-				}
-			case "endVersion":
-				if !once(seenEnd) || !s.stateVersion(&t.EndVersion) {
-					return nil, false
-				}
-			case "modifications":
-				if !once(seenMods) {
-					return nil, false
-				}
-				if t.Modifications, ok = s.modifications(); !ok {
-					return nil, false
-				}
-			case "clientClockSkew":
-				if !once(seenSkew) {
-					return nil, false
-				}
-				if t.ClientClockSkew, ok = s.optInt64(); !ok {
-					return nil, false
-				}
-			case "serverTs":
-				if !once(seenTS) {
-					return nil, false
-				}
-				if t.ServerTS, ok = s.optInt64(); !ok {
-					return nil, false
-				}
-			default:
-				if !unknownKey(string(k), "type", "startVersion", "endVersion", "modifications", "clientClockSkew", "serverTs") {
-					return nil, false
-				}
-				s.ws()
-				if !s.skip(1) {
-					return nil, false
-				}
-			}
-			if s.eat(',') {
-				continue
-			}
-			if !s.eat('}') {
-				return nil, false
-			}
-			break
-		}
-	}
-	const needed = seenType | seenStart | seenEnd | seenMods
-	if !s.end() || seen&needed != needed {
+		return ok
+	})
+	const needed = 1<<0 | 1<<1 | 1<<2 | 1<<3 // type, both versions, modifications
+	if !ok || !s.end() || seen&needed != needed {
 		return nil, false
 	}
 	return t, true
 }
+
+// transitionFields are a Transition's keys, in fastTransition's order.
+var transitionFields = []string{"type", "startVersion", "endVersion", "modifications", "clientClockSkew", "serverTs"}
 
 // optInt64 reads null (nil) or an integer into a *int64 field.
 func (s *scanner) optInt64() (*int64, bool) {

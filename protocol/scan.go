@@ -279,6 +279,50 @@ func unknownKey(k string, fields ...string) bool {
 	return true
 }
 
+// fields scans an object (s.i at its '{') whose known keys are names.
+// For each known key it calls field with the key's index in names, with
+// s.i at the value, and field must scan the value; a key seen twice, or
+// field returning false, declines. Unknown keys are skipped if
+// encoding/json would ignore them too (unknownKey), else declined. seen
+// has bit i set for each names[i] found. The fast decoders share it so
+// that each keeps only its own fields' code.
+func (s *scanner) fields(names []string, field func(i int) bool) (seen uint32, ok bool) {
+	if !s.eat('{') {
+		return 0, false
+	}
+	if s.eat('}') {
+		return 0, true
+	}
+	for {
+		k, ok := s.key()
+		if !ok {
+			return 0, false
+		}
+		i := 0
+		for i < len(names) && names[i] != string(k) {
+			i++
+		}
+		if i < len(names) {
+			if seen&(1<<i) != 0 || !field(i) {
+				return 0, false
+			}
+			seen |= 1 << i
+		} else {
+			if !unknownKey(string(k), names...) {
+				return 0, false
+			}
+			s.ws()
+			if !s.skip(1) {
+				return 0, false
+			}
+		}
+		if s.eat(',') {
+			continue
+		}
+		return seen, s.eat('}')
+	}
+}
+
 // stringValue scans a JSON string value and returns its Go value as
 // encoding/json gives it.
 func (s *scanner) stringValue() (string, bool) {
