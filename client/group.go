@@ -211,16 +211,6 @@ func (o *owner) join(path string, token protocol.QueryToken, args json.RawMessag
 	}
 	id, _, _ := o.engine.Subscribe(path, args, nil)
 	q := o.query(id, path)
-	if q.last == nil {
-		// The engine may hold a result q does not: releases of dead groups
-		// reach the owner in the order their last members left, which need
-		// not be the order the groups were made, so a newer group's release
-		// can forget q while an older group still holds the engine's query.
-		if r, ok := o.engine.Result(id); ok {
-			res := toResult(path, r)
-			q.last = &res
-		}
-	}
 	g := &queryGroup{c: o.c, token: token, path: path}
 	g.mu.Lock()
 	if q.last != nil {

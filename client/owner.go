@@ -67,9 +67,14 @@ func (o *owner) query(id protocol.QueryID, path string) *liveQuery {
 	return q
 }
 
-// forgetIfUnused drops the local record of a query nobody uses.
+// forgetIfUnused drops the local record of a query nobody uses, once the
+// engine has dropped the query too. Releases of dead groups reach the
+// owner in the order their last members left, not the order the groups
+// were made, so a newer group's release can find no group on the query
+// while an older one still holds the engine's reference; the record, and
+// its latest result for the next group, must outlive that.
 func (o *owner) forgetIfUnused(q *liveQuery) {
-	if q.group == nil && len(q.sets) == 0 {
+	if q.group == nil && len(q.sets) == 0 && o.engine.Subscribers(q.id) == 0 {
 		delete(o.queries, q.id)
 	}
 }
